@@ -1,0 +1,160 @@
+//! Evidence about candidate customers, accumulated by the strategies and
+//! scored by the decision.
+
+use model::{Candidate, Customer};
+
+/// One piece of evidence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Signal {
+    /// The rule that produced it (`account_number_exact`, …).
+    pub reason: String,
+    /// Its weight.
+    pub weight: f64,
+}
+
+/// Everything known about one candidate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CandidateEvidence {
+    /// The customer.
+    pub customer_id: String,
+    /// Evidence for.
+    pub signals: Vec<Signal>,
+    /// Factors against (multiplied into the score).
+    pub penalties: Vec<Signal>,
+    /// The customer record, once a strategy loaded it.
+    pub customer: Option<Customer>,
+}
+
+impl CandidateEvidence {
+    /// The combined score: `(1 - Π(1 - w)) · Π(penalty)`.
+    pub fn score(&self) -> f64 {
+        let miss: f64 = self.signals.iter().map(|s| 1.0 - s.weight.clamp(0.0, 1.0)).product();
+        let factor: f64 = self.penalties.iter().map(|p| p.weight.clamp(0.0, 1.0)).product();
+        (1.0 - miss) * factor
+    }
+
+    /// Reasons, strongest evidence first, penalties last.
+    pub fn reasons(&self) -> Vec<String> {
+        let mut signals = self.signals.clone();
+        signals.sort_by(|a, b| b.weight.total_cmp(&a.weight).then_with(|| a.reason.cmp(&b.reason)));
+        signals
+            .into_iter()
+            .chain(self.penalties.iter().cloned())
+            .map(|s| s.reason)
+            .collect()
+    }
+
+    /// The strongest reason.
+    pub fn rule(&self) -> String {
+        self.reasons().into_iter().next().unwrap_or_else(|| "none".to_string())
+    }
+}
+
+/// The evidence for one payment.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evidence {
+    candidates: Vec<CandidateEvidence>,
+    /// Indexes of the payment's references some strategy resolved exactly.
+    pub resolved_references: Vec<usize>,
+}
+
+impl Evidence {
+    /// No evidence yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn entry(&mut self, customer_id: &str) -> &mut CandidateEvidence {
+        let pos = match self.candidates.iter().position(|c| c.customer_id == customer_id) {
+            Some(pos) => pos,
+            None => {
+                self.candidates.push(CandidateEvidence {
+                    customer_id: customer_id.to_string(),
+                    signals: Vec::new(),
+                    penalties: Vec::new(),
+                    customer: None,
+                });
+                self.candidates.len() - 1
+            }
+        };
+        &mut self.candidates[pos]
+    }
+
+    /// Adds evidence for a customer; the same reason twice counts once.
+    pub fn support(&mut self, customer_id: &str, reason: &str, weight: f64) {
+        let entry = self.entry(customer_id);
+        match entry.signals.iter_mut().find(|s| s.reason == reason) {
+            Some(s) => s.weight = s.weight.max(weight),
+            None => entry.signals.push(Signal { reason: reason.to_string(), weight }),
+        }
+    }
+
+    /// Adds a factor against an existing candidate.
+    pub fn penalize(&mut self, customer_id: &str, reason: &str, factor: f64) {
+        let entry = self.entry(customer_id);
+        if !entry.penalties.iter().any(|p| p.reason == reason) {
+            entry.penalties.push(Signal { reason: reason.to_string(), weight: factor });
+        }
+    }
+
+    /// The candidates, in no order.
+    pub fn candidates(&self) -> &[CandidateEvidence] {
+        &self.candidates
+    }
+
+    /// The candidates, mutably (strategies that refine load records here).
+    pub fn candidates_mut(&mut self) -> &mut [CandidateEvidence] {
+        &mut self.candidates
+    }
+
+    /// Candidates best first (ties by customer id, so output is stable).
+    pub fn ranked(&self) -> Vec<&CandidateEvidence> {
+        let mut ranked: Vec<_> = self.candidates.iter().collect();
+        ranked.sort_by(|a, b| {
+            b.score().total_cmp(&a.score()).then_with(|| a.customer_id.cmp(&b.customer_id))
+        });
+        ranked
+    }
+
+    /// The ranked candidates as contract records, scores rounded.
+    pub fn to_candidates(&self, limit: usize) -> Vec<Candidate> {
+        self.ranked()
+            .into_iter()
+            .take(limit)
+            .map(|c| Candidate {
+                customer_id: c.customer_id.clone(),
+                score: round4(c.score()),
+                reasons: c.reasons(),
+            })
+            .collect()
+    }
+}
+
+/// Rounds a score to four decimals for stable, readable output.
+pub fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn independent_signals_combine() {
+        let mut e = Evidence::new();
+        e.support("C1", "reference_fuzzy", 0.7);
+        e.support("C1", "name_similar", 0.6);
+        let score = e.candidates()[0].score();
+        assert!((score - 0.88).abs() < 1e-9);
+        e.penalize("C1", "name_mismatch", 0.5);
+        assert!((e.candidates()[0].score() - 0.44).abs() < 1e-9);
+    }
+
+    #[test]
+    fn same_reason_counts_once() {
+        let mut e = Evidence::new();
+        e.support("C1", "phone_exact", 0.9);
+        e.support("C1", "phone_exact", 0.9);
+        assert!((e.candidates()[0].score() - 0.9).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,236 @@
+//! The secondary keys of the index, computed from a record alone (pure), so
+//! an update can remove exactly the keys the old version wrote.
+//!
+//! Key families in the `refs` table, each a set of members:
+//!
+//! | key | members |
+//! |---|---|
+//! | `x:` folded reference (case and punctuation folded) | [`RefTarget`]s |
+//! | `c:` canonical reference (also O/0, I/1, S/5, leading zeros) | [`RefTarget`]s |
+//! | `f:` canonical reference or one deletion of it | canonical references |
+//! | `p:` E.164 phone | customer ids |
+//! | `h:` SHA-256 of the phone | customer ids |
+//! | `s:` Stripe customer id | customer ids |
+//! | `o:` customer id | invoice ids |
+//!
+//! The `f:` family is a deletion neighbourhood: two strings within one
+//! edit (substitution, insertion, deletion, adjacent transposition) share a
+//! key, so a typo is found with `len + 1` point reads.
+
+use model::reference::{canonical, fold_case_and_punctuation};
+use model::{normalize_msisdn, Customer, Invoice};
+
+/// What a reference points at.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RefTarget {
+    /// A customer's account number (or customer id).
+    Account {
+        /// The customer.
+        customer_id: String,
+    },
+    /// An invoice number (or invoice id).
+    Invoice {
+        /// Whose invoice.
+        customer_id: String,
+        /// The invoice.
+        invoice_id: String,
+    },
+    /// A service's access username.
+    Username {
+        /// The customer.
+        customer_id: String,
+        /// The service.
+        service_id: String,
+    },
+}
+
+const SEP: char = '\u{1f}';
+
+impl RefTarget {
+    /// The customer it belongs to.
+    pub fn customer_id(&self) -> &str {
+        match self {
+            RefTarget::Account { customer_id }
+            | RefTarget::Invoice { customer_id, .. }
+            | RefTarget::Username { customer_id, .. } => customer_id,
+        }
+    }
+
+    /// The reason name's stem: `account_number`, `invoice_number`, `username`.
+    pub fn field(&self) -> &'static str {
+        match self {
+            RefTarget::Account { .. } => "account_number",
+            RefTarget::Invoice { .. } => "invoice_number",
+            RefTarget::Username { .. } => "username",
+        }
+    }
+
+    /// Encodes as a set member.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            RefTarget::Account { customer_id } => format!("A{SEP}{customer_id}"),
+            RefTarget::Invoice { customer_id, invoice_id } => {
+                format!("I{SEP}{customer_id}{SEP}{invoice_id}")
+            }
+            RefTarget::Username { customer_id, service_id } => {
+                format!("U{SEP}{customer_id}{SEP}{service_id}")
+            }
+        }
+        .into_bytes()
+    }
+
+    /// Decodes a set member.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let mut parts = text.split(SEP);
+        let tag = parts.next()?;
+        let customer_id = parts.next()?.to_string();
+        match (tag, parts.next()) {
+            ("A", None) => Some(RefTarget::Account { customer_id }),
+            ("I", Some(id)) => Some(RefTarget::Invoice { customer_id, invoice_id: id.to_string() }),
+            ("U", Some(id)) => Some(RefTarget::Username { customer_id, service_id: id.to_string() }),
+            _ => None,
+        }
+    }
+}
+
+/// A key in the `refs` table.
+pub fn key(family: char, value: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(value.len() + 2);
+    k.push(family as u8);
+    k.push(b':');
+    k.extend_from_slice(value.as_bytes());
+    k
+}
+
+/// Every distinct string one character shorter than `text`.
+pub fn deletions(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out: Vec<String> = Vec::with_capacity(chars.len());
+    for i in 0..chars.len() {
+        // Deleting either of two equal neighbours gives the same string.
+        if i > 0 && chars[i] == chars[i - 1] {
+            continue;
+        }
+        out.push(chars[..i].iter().chain(&chars[i + 1..]).collect());
+    }
+    out
+}
+
+/// Settings that shape the keys.
+#[derive(Clone, Debug)]
+pub struct KeyRules {
+    /// Country code for numbers in national form.
+    pub default_country_code: String,
+    /// Shortest canonical reference that gets fuzzy keys (shorter ones
+    /// collide with too many others to be worth a typo match).
+    pub fuzzy_min_len: usize,
+}
+
+/// (key, member) pairs of the `refs` table.
+pub type KeyPairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn reference_keys(rules: &KeyRules, text: &str, target: &RefTarget, out: &mut KeyPairs) {
+    let folded = fold_case_and_punctuation(text);
+    if folded.is_empty() {
+        return;
+    }
+    let member = target.encode();
+    out.push((key('x', &folded), member.clone()));
+    let canon = canonical(text);
+    out.push((key('c', &canon), member));
+    if canon.chars().count() >= rules.fuzzy_min_len {
+        out.push((key('f', &canon), canon.clone().into_bytes()));
+        for d in deletions(&canon) {
+            out.push((key('f', &d), canon.clone().into_bytes()));
+        }
+    }
+}
+
+/// The keys a customer record writes.
+pub fn customer_keys(rules: &KeyRules, c: &Customer) -> KeyPairs {
+    let mut out = Vec::new();
+    let account = RefTarget::Account { customer_id: c.customer_id.clone() };
+    if let Some(number) = &c.account_number {
+        reference_keys(rules, number, &account, &mut out);
+    }
+    reference_keys(rules, &c.customer_id, &account, &mut out);
+    for s in &c.services {
+        let target = RefTarget::Username {
+            customer_id: c.customer_id.clone(),
+            service_id: s.service_id.clone(),
+        };
+        reference_keys(rules, &s.username, &target, &mut out);
+    }
+    let id = c.customer_id.as_bytes().to_vec();
+    for raw in &c.msisdns {
+        if let Ok(m) = normalize_msisdn(raw, &rules.default_country_code) {
+            out.push((key('p', m.as_str()), id.clone()));
+            out.push((key('h', &m.hash()), id.clone()));
+        }
+    }
+    if let Some(stripe) = c.stripe_customer_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        out.push((key('s', stripe), id.clone()));
+    }
+    dedup(out)
+}
+
+/// The keys an invoice record writes.
+pub fn invoice_keys(rules: &KeyRules, inv: &Invoice) -> KeyPairs {
+    let mut out = Vec::new();
+    let target = RefTarget::Invoice {
+        customer_id: inv.customer_id.clone(),
+        invoice_id: inv.invoice_id.clone(),
+    };
+    if let Some(number) = &inv.number {
+        reference_keys(rules, number, &target, &mut out);
+    }
+    reference_keys(rules, &inv.invoice_id, &target, &mut out);
+    out.push((key('o', &inv.customer_id), inv.invoice_id.as_bytes().to_vec()));
+    dedup(out)
+}
+
+fn dedup(mut pairs: KeyPairs) -> KeyPairs {
+    pairs.sort();
+    pairs.dedup();
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deletions_are_distinct() {
+        assert_eq!(deletions("ABC"), vec!["BC", "AC", "AB"]);
+        assert_eq!(deletions("AAB"), vec!["AB", "AA"]);
+        assert!(deletions("").is_empty());
+    }
+
+    #[test]
+    fn targets_round_trip() {
+        for t in [
+            RefTarget::Account { customer_id: "C1".into() },
+            RefTarget::Invoice { customer_id: "C1".into(), invoice_id: "I-9".into() },
+            RefTarget::Username { customer_id: "C1".into(), service_id: "S-7".into() },
+        ] {
+            assert_eq!(RefTarget::decode(&t.encode()), Some(t));
+        }
+        assert_eq!(RefTarget::decode(b"garbage"), None);
+    }
+
+    #[test]
+    fn one_edit_shares_a_key() {
+        let keys = |s: &str| {
+            let mut k = deletions(s);
+            k.push(s.to_string());
+            k
+        };
+        let share = |a: &str, b: &str| keys(a).iter().any(|k| keys(b).contains(k));
+        assert!(share("ACC10023", "ACC10028")); // substitution
+        assert!(share("ACC10023", "ACC1023")); // deletion
+        assert!(share("ACC10023", "ACC100273")); // insertion
+        assert!(share("ACC10023", "ACC10032")); // transposition
+        assert!(!share("ACC10023", "ACC10099"));
+    }
+}

@@ -1,0 +1,339 @@
+//! The customer index: customers and invoices with their secondary keys, in
+//! a [`KvStore`]. Every instance of stage 1 holds the whole index (a global
+//! table) and keeps it current as customer and invoice records arrive;
+//! updates and deletes remove exactly the keys the previous version wrote.
+
+pub mod keys;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use model::{Customer, Invoice, InvoiceStatus};
+use serde::de::DeserializeOwned;
+
+pub use keys::{KeyRules, RefTarget};
+
+use crate::error::{Error, Result};
+use crate::store::{Batch, KvStore, Table};
+
+/// Bounds on the fuzzy lookup, so a query costs the same at any size.
+#[derive(Clone, Debug)]
+pub struct FuzzyBounds {
+    /// Members read per deletion key at most.
+    pub max_members_per_key: usize,
+    /// Distinct fuzzy candidates returned at most.
+    pub max_candidates: usize,
+}
+
+impl Default for FuzzyBounds {
+    fn default() -> Self {
+        FuzzyBounds { max_members_per_key: 64, max_candidates: 32 }
+    }
+}
+
+/// Read and write access to the index.
+#[derive(Clone)]
+pub struct CustomerIndex {
+    store: Arc<dyn KvStore>,
+    rules: KeyRules,
+    bounds: FuzzyBounds,
+}
+
+fn decode<T: DeserializeOwned>(table: Table, key: &[u8], bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
+        table: table.name(),
+        key: String::from_utf8_lossy(key).into_owned(),
+        detail: e.to_string(),
+    })
+}
+
+fn utf8(bytes: Vec<u8>) -> Option<String> {
+    String::from_utf8(bytes).ok()
+}
+
+impl CustomerIndex {
+    /// An index over a store.
+    pub fn new(store: Arc<dyn KvStore>, rules: KeyRules, bounds: FuzzyBounds) -> Self {
+        CustomerIndex { store, rules, bounds }
+    }
+
+    /// The store underneath (shared with dedupe and stage state).
+    pub fn store(&self) -> &Arc<dyn KvStore> {
+        &self.store
+    }
+
+    /// The key rules (country code for phones, fuzzy length).
+    pub fn rules(&self) -> &KeyRules {
+        &self.rules
+    }
+
+    /// Starts a batch of record changes.
+    pub fn writer(&self) -> IndexWriter<'_> {
+        IndexWriter { index: self, batch: Batch::default(), customers: HashMap::new(), invoices: HashMap::new() }
+    }
+
+    /// A customer record.
+    ///
+    /// # Errors
+    /// A storage failure or a corrupt record.
+    pub fn customer(&self, customer_id: &str) -> Result<Option<Customer>> {
+        let key = customer_id.as_bytes();
+        self.store
+            .get(Table::Customers, key)?
+            .map(|b| decode(Table::Customers, key, &b))
+            .transpose()
+    }
+
+    /// An invoice record.
+    ///
+    /// # Errors
+    /// A storage failure or a corrupt record.
+    pub fn invoice(&self, invoice_id: &str) -> Result<Option<Invoice>> {
+        let key = invoice_id.as_bytes();
+        self.store
+            .get(Table::Invoices, key)?
+            .map(|b| decode(Table::Invoices, key, &b))
+            .transpose()
+    }
+
+    /// A customer's invoices, any status, oldest due first.
+    ///
+    /// # Errors
+    /// A storage failure or a corrupt record.
+    pub fn invoices_of(&self, customer_id: &str) -> Result<Vec<Invoice>> {
+        let ids = self.store.get_set(Table::Refs, &keys::key('o', customer_id))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids.into_iter().filter_map(utf8) {
+            if let Some(inv) = self.invoice(&id)? {
+                if inv.customer_id == customer_id {
+                    out.push(inv);
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            (a.due_at.unwrap_or(a.issued_at), a.issued_at, &a.invoice_id)
+                .cmp(&(b.due_at.unwrap_or(b.issued_at), b.issued_at, &b.invoice_id))
+        });
+        Ok(out)
+    }
+
+    /// A customer's open invoices, oldest due first.
+    ///
+    /// # Errors
+    /// As [`CustomerIndex::invoices_of`].
+    pub fn open_invoices(&self, customer_id: &str) -> Result<Vec<Invoice>> {
+        let mut all = self.invoices_of(customer_id)?;
+        all.retain(|i| i.status == InvoiceStatus::Open);
+        Ok(all)
+    }
+
+    fn targets(&self, family: char, value: &str) -> Result<Vec<RefTarget>> {
+        if value.is_empty() {
+            return Ok(Vec::new());
+        }
+        let members = self.store.get_set(Table::Refs, &keys::key(family, value))?;
+        Ok(members.iter().filter_map(|m| RefTarget::decode(m)).collect())
+    }
+
+    /// What a reference points at, ignoring only case and punctuation.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn lookup_exact(&self, folded: &str) -> Result<Vec<RefTarget>> {
+        self.targets('x', folded)
+    }
+
+    /// What a canonical reference points at (see `model::reference::canonical`).
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn lookup_canonical(&self, canonical: &str) -> Result<Vec<RefTarget>> {
+        self.targets('c', canonical)
+    }
+
+    /// Canonical references within one edit or one adjacent transposition of
+    /// `canonical` (itself excluded), with what they point at. Reads
+    /// `len + 1` keys, each capped, so the cost is bounded.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn lookup_fuzzy(&self, canonical: &str) -> Result<Vec<(String, RefTarget)>> {
+        let len = canonical.chars().count();
+        if len < self.rules.fuzzy_min_len.saturating_sub(1) {
+            return Ok(Vec::new());
+        }
+        let mut probes = keys::deletions(canonical);
+        probes.push(canonical.to_string());
+        let mut near: Vec<String> = Vec::new();
+        for probe in probes {
+            let members = self.store.get_set(Table::Refs, &keys::key('f', &probe))?;
+            for m in members.into_iter().take(self.bounds.max_members_per_key).filter_map(utf8) {
+                if m != canonical
+                    && !near.contains(&m)
+                    && strsim::osa_distance(&m, canonical) == 1
+                {
+                    near.push(m);
+                }
+            }
+            if near.len() >= self.bounds.max_candidates {
+                break;
+            }
+        }
+        near.truncate(self.bounds.max_candidates);
+        let mut out = Vec::new();
+        for m in near {
+            for t in self.lookup_canonical(&m)? {
+                out.push((m.clone(), t));
+            }
+        }
+        Ok(out)
+    }
+
+    fn customer_ids(&self, family: char, value: &str) -> Result<Vec<String>> {
+        Ok(self
+            .store
+            .get_set(Table::Refs, &keys::key(family, value))?
+            .into_iter()
+            .filter_map(utf8)
+            .collect())
+    }
+
+    /// Customers with this E.164 number.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn by_phone(&self, e164: &str) -> Result<Vec<String>> {
+        self.customer_ids('p', e164)
+    }
+
+    /// Customers whose number hashes to this SHA-256 hex digest.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn by_phone_hash(&self, sha256_hex: &str) -> Result<Vec<String>> {
+        self.customer_ids('h', &sha256_hex.to_ascii_lowercase())
+    }
+
+    /// Customers with this Stripe customer id.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn by_stripe_customer(&self, cus: &str) -> Result<Vec<String>> {
+        self.customer_ids('s', cus)
+    }
+}
+
+/// A batch of customer and invoice changes, applied atomically by
+/// [`IndexWriter::commit`]. Changes to the same record within one batch are
+/// folded, so a bulk load may contain several versions of a customer.
+pub struct IndexWriter<'a> {
+    index: &'a CustomerIndex,
+    batch: Batch,
+    customers: HashMap<String, Option<Customer>>,
+    invoices: HashMap<String, Option<Invoice>>,
+}
+
+impl IndexWriter<'_> {
+    fn old_customer(&self, id: &str) -> Result<Option<Customer>> {
+        match self.customers.get(id) {
+            Some(pending) => Ok(pending.clone()),
+            None => self.index.customer(id),
+        }
+    }
+
+    fn old_invoice(&self, id: &str) -> Result<Option<Invoice>> {
+        match self.invoices.get(id) {
+            Some(pending) => Ok(pending.clone()),
+            None => self.index.invoice(id),
+        }
+    }
+
+    fn apply_keys(&mut self, old: keys::KeyPairs, new: keys::KeyPairs) {
+        for pair in old.iter().filter(|p| !new.contains(p)) {
+            // Fuzzy keys only hint at canonical references, which are checked
+            // on lookup; stale hints are harmless, so they are left.
+            if pair.0.first() != Some(&b'f') {
+                self.batch.set_remove(Table::Refs, pair.0.clone(), pair.1.clone());
+            }
+        }
+        for pair in new.into_iter().filter(|p| !old.contains(p)) {
+            self.batch.set_add(Table::Refs, pair.0, pair.1);
+        }
+    }
+
+    /// Adds or replaces a customer.
+    ///
+    /// # Errors
+    /// A storage failure reading the previous version.
+    pub fn upsert_customer(&mut self, customer: Customer) -> Result<()> {
+        let rules = &self.index.rules;
+        let old = self.old_customer(&customer.customer_id)?;
+        let old_keys = old.map(|c| keys::customer_keys(rules, &c)).unwrap_or_default();
+        let new_keys = keys::customer_keys(rules, &customer);
+        self.apply_keys(old_keys, new_keys);
+        let bytes = serde_json::to_vec(&customer).unwrap_or_default();
+        self.batch.put(Table::Customers, customer.customer_id.as_bytes(), bytes);
+        self.customers.insert(customer.customer_id.clone(), Some(customer));
+        Ok(())
+    }
+
+    /// Removes a customer (a tombstone on the customers topic).
+    ///
+    /// # Errors
+    /// A storage failure reading the previous version.
+    pub fn delete_customer(&mut self, customer_id: &str) -> Result<()> {
+        if let Some(old) = self.old_customer(customer_id)? {
+            let old_keys = keys::customer_keys(&self.index.rules, &old);
+            self.apply_keys(old_keys, Vec::new());
+        }
+        self.batch.delete(Table::Customers, customer_id.as_bytes());
+        self.customers.insert(customer_id.to_string(), None);
+        Ok(())
+    }
+
+    /// Adds or replaces an invoice.
+    ///
+    /// # Errors
+    /// A storage failure reading the previous version.
+    pub fn upsert_invoice(&mut self, invoice: Invoice) -> Result<()> {
+        let rules = &self.index.rules;
+        let old = self.old_invoice(&invoice.invoice_id)?;
+        let old_keys = old.map(|i| keys::invoice_keys(rules, &i)).unwrap_or_default();
+        let new_keys = keys::invoice_keys(rules, &invoice);
+        self.apply_keys(old_keys, new_keys);
+        let bytes = serde_json::to_vec(&invoice).unwrap_or_default();
+        self.batch.put(Table::Invoices, invoice.invoice_id.as_bytes(), bytes);
+        self.invoices.insert(invoice.invoice_id.clone(), Some(invoice));
+        Ok(())
+    }
+
+    /// Removes an invoice.
+    ///
+    /// # Errors
+    /// A storage failure reading the previous version.
+    pub fn delete_invoice(&mut self, invoice_id: &str) -> Result<()> {
+        if let Some(old) = self.old_invoice(invoice_id)? {
+            let old_keys = keys::invoice_keys(&self.index.rules, &old);
+            self.apply_keys(old_keys, Vec::new());
+        }
+        self.batch.delete(Table::Invoices, invoice_id.as_bytes());
+        self.invoices.insert(invoice_id.to_string(), None);
+        Ok(())
+    }
+
+    /// Queued writes so far.
+    pub fn pending(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// Writes everything atomically.
+    ///
+    /// # Errors
+    /// A storage failure; nothing is written then.
+    pub fn commit(self) -> Result<()> {
+        self.index.store.write(self.batch)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,148 @@
+//! The RocksDB backend: one column family per [`Table`], bloom filters for
+//! point lookups (most lookups miss: a reference nobody has), an LRU block
+//! cache, and the set merge operator on every table.
+
+use std::path::{Path, PathBuf};
+
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, MergeOperands,
+    Options, WriteBatch, WriteOptions, DB,
+};
+
+use super::{set, Batch, KvStore, Op, Table};
+use crate::error::Result;
+
+/// How to open the store.
+#[derive(Clone, Debug)]
+pub struct RocksOptions {
+    /// The database directory (created when missing).
+    pub path: PathBuf,
+    /// LRU block cache size, MiB, shared by all tables.
+    pub block_cache_mb: usize,
+    /// Skip the write-ahead log: faster, and safe when the store is
+    /// rebuilt from its sources after a crash (embedded batch runs, the
+    /// Kafka mode whose sources are topics). [`KvStore::flush`] persists.
+    pub disable_wal: bool,
+}
+
+impl RocksOptions {
+    /// Defaults for a directory: 256 MiB cache, WAL on.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        RocksOptions {
+            path: path.into(),
+            block_cache_mb: 256,
+            disable_wal: false,
+        }
+    }
+}
+
+fn merge_sets(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
+    // A corrupt operand cannot happen (we write them all); if it did, keep
+    // the existing value rather than fail the read.
+    set::merge(existing.into_iter().chain(operands)).ok()
+}
+
+/// The RocksDB store.
+pub struct RocksStore {
+    db: DB,
+    write_options: WriteOptions,
+    path: PathBuf,
+}
+
+impl RocksStore {
+    /// Opens (or creates) the store.
+    ///
+    /// # Errors
+    /// RocksDB's error: a lock held by another process, a bad path, a full disk.
+    pub fn open(options: &RocksOptions) -> Result<Self> {
+        let cache = Cache::new_lru_cache(options.block_cache_mb.max(8) << 20);
+        let mut block = BlockBasedOptions::default();
+        block.set_block_cache(&cache);
+        block.set_bloom_filter(10.0, false);
+        block.set_cache_index_and_filter_blocks(true);
+        block.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        let table_options = || {
+            let mut cf = Options::default();
+            cf.set_block_based_table_factory(&block);
+            cf.set_merge_operator_associative("paymatch_set_v1", merge_sets);
+            cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            cf.set_write_buffer_size(64 << 20);
+            cf
+        };
+        let mut db_options = Options::default();
+        db_options.create_if_missing(true);
+        db_options.create_missing_column_families(true);
+        db_options.increase_parallelism(2);
+        let families = Table::ALL
+            .iter()
+            .map(|t| ColumnFamilyDescriptor::new(t.name(), table_options()));
+        let db = DB::open_cf_descriptors(&db_options, &options.path, families)?;
+        let mut write_options = WriteOptions::default();
+        write_options.disable_wal(options.disable_wal);
+        Ok(RocksStore {
+            db,
+            write_options,
+            path: options.path.clone(),
+        })
+    }
+
+    /// Where the store lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn cf(&self, table: Table) -> &rocksdb::ColumnFamily {
+        // Every table is created at open.
+        self.db
+            .cf_handle(table.name())
+            .expect("column family created at open")
+    }
+}
+
+impl KvStore for RocksStore {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(table), key)?
+            .map(|v| v.to_vec()))
+    }
+
+    fn write(&self, batch: Batch) -> Result<()> {
+        let mut wb = WriteBatch::default();
+        for op in batch.ops {
+            match op {
+                Op::Put(t, k, v) => wb.put_cf(self.cf(t), k, v),
+                Op::Delete(t, k) => wb.delete_cf(self.cf(t), k),
+                Op::SetAdd(t, k, m) => wb.merge_cf(self.cf(t), k, set::operand(&m, true)),
+                Op::SetRemove(t, k, m) => wb.merge_cf(self.cf(t), k, set::operand(&m, false)),
+            }
+        }
+        self.db.write_opt(wb, &self.write_options)?;
+        Ok(())
+    }
+
+    fn scan_prefix(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        let iter = self
+            .db
+            .iterator_cf(self.cf(table), IteratorMode::From(prefix, Direction::Forward));
+        for item in iter {
+            let (key, value) = item?;
+            if !key.starts_with(prefix) || !visit(&key, &value) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        for table in Table::ALL {
+            self.db.flush_cf(self.cf(table))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,93 @@
+//! The payer's name against each candidate's name: confirms a candidate
+//! (`name_similar`) or counts against it (`name_mismatch`). Never proposes
+//! a candidate by itself: many people share a name.
+//!
+//! Similarity is token-set Jaro-Winkler: each token of the shorter name is
+//! paired with its best match in the other, so order (`DOE JANE` vs `Jane
+//! Wanjiru Doe`), middle names and case do not matter.
+
+use model::Payment;
+
+use super::{load_customers, Matcher};
+use crate::config::MatchingConfig;
+use crate::error::Result;
+use crate::evidence::Evidence;
+use crate::index::CustomerIndex;
+
+/// The payer-name strategy.
+pub(super) struct PayerName;
+
+fn tokens(name: &str) -> Vec<String> {
+    name.split(|c: char| !c.is_alphanumeric())
+        .filter(|t| t.chars().count() > 1)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Token-set similarity of two names in `[0, 1]`; 0 when either is empty.
+pub fn name_similarity(a: &str, b: &str) -> f64 {
+    let (ta, tb) = (tokens(a), tokens(b));
+    if ta.is_empty() || tb.is_empty() {
+        return 0.0;
+    }
+    let (short, long) = if ta.len() <= tb.len() { (&ta, &tb) } else { (&tb, &ta) };
+    let total: f64 = short
+        .iter()
+        .map(|s| long.iter().map(|l| strsim::jaro_winkler(s, l)).fold(0.0, f64::max))
+        .sum();
+    total / short.len() as f64
+}
+
+impl Matcher for PayerName {
+    fn name(&self) -> &'static str {
+        "payer_name"
+    }
+
+    fn propose(
+        &self,
+        payment: &Payment,
+        index: &CustomerIndex,
+        config: &MatchingConfig,
+        evidence: &mut Evidence,
+    ) -> Result<()> {
+        let Some(payer) = payment.payer_name.as_deref() else {
+            return Ok(());
+        };
+        if evidence.candidates().is_empty() {
+            return Ok(());
+        }
+        load_customers(index, evidence)?;
+        let mut verdicts = Vec::new();
+        for c in evidence.candidates() {
+            let Some(customer) = &c.customer else { continue };
+            let sim = name_similarity(payer, &customer.name);
+            if sim >= config.name_similar_at {
+                verdicts.push((c.customer_id.clone(), true));
+            } else if sim < config.name_mismatch_below {
+                verdicts.push((c.customer_id.clone(), false));
+            }
+        }
+        for (id, similar) in verdicts {
+            if similar {
+                evidence.support(&id, "name_similar", config.weights.name_similar);
+            } else {
+                evidence.penalize(&id, "name_mismatch", config.weights.name_mismatch_factor);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_case_and_middle_names_do_not_matter() {
+        assert!(name_similarity("JANE DOE", "Jane Wanjiru Doe") > 0.99);
+        assert!(name_similarity("Doe Jane", "jane doe") > 0.99);
+        assert!(name_similarity("JANE DEO", "Jane Doe") > 0.85);
+        assert!(name_similarity("PETER OTIENO", "Jane Wanjiru Doe") < 0.6);
+        assert_eq!(name_similarity("", "Jane"), 0.0);
+    }
+}

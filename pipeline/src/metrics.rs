@@ -1,0 +1,50 @@
+//! Every metric paymatch reports, named once here and emitted through small
+//! typed helpers, so this file is the list of what the system measures.
+//! Without an installed recorder (embedded runs) the helpers cost a check.
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `paymatch_payments_total` | counter | `provider`, `outcome` |
+//! | `paymatch_dead_letters_total` | counter | `kind` |
+//! | `paymatch_restore_commands_total` | counter | |
+//! | `paymatch_stage_seconds` | histogram | `stage` |
+
+use model::Outcome;
+
+/// Payments decided, by provider and outcome.
+pub const PAYMENTS: &str = "paymatch_payments_total";
+/// Inputs refused to the dead-letter queue, by error kind.
+pub const DEAD_LETTERS: &str = "paymatch_dead_letters_total";
+/// Restore commands issued.
+pub const RESTORES: &str = "paymatch_restore_commands_total";
+/// Time spent per batch in a stage.
+pub const STAGE_SECONDS: &str = "paymatch_stage_seconds";
+
+/// Describes every metric to the installed recorder.
+pub fn describe() {
+    metrics::describe_counter!(PAYMENTS, "Payments decided, by provider and outcome");
+    metrics::describe_counter!(DEAD_LETTERS, "Inputs refused to the dead-letter queue, by kind");
+    metrics::describe_counter!(RESTORES, "Restore commands issued");
+    metrics::describe_histogram!(STAGE_SECONDS, metrics::Unit::Seconds, "Time per batch in a stage");
+}
+
+/// One payment decided.
+pub fn decided(provider: &str, outcome: Outcome) {
+    metrics::counter!(PAYMENTS, "provider" => provider.to_string(), "outcome" => outcome.as_str())
+        .increment(1);
+}
+
+/// One input dead-lettered.
+pub fn dead_lettered(kind: &str) {
+    metrics::counter!(DEAD_LETTERS, "kind" => kind.to_string()).increment(1);
+}
+
+/// Restore commands issued.
+pub fn restores_issued(n: usize) {
+    metrics::counter!(RESTORES).increment(n as u64);
+}
+
+/// A stage batch took `seconds`.
+pub fn stage_batch(stage: &'static str, seconds: f64) {
+    metrics::histogram!(STAGE_SECONDS, "stage" => stage).record(seconds);
+}

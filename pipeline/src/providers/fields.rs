@@ -1,0 +1,219 @@
+//! Field readers shared by the adapters, so each quirk (amounts as strings
+//! or numbers, local compact times, clear/hashed/masked phones) is handled in
+//! exactly one place.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use model::phone::is_sha256_hex;
+use model::{normalize_msisdn, Currency, Money, PayerPhone, Payment, PaymentStatus};
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use super::NormalizeError;
+use crate::config::ProvidersConfig;
+
+/// Parses a payload into the adapter's shape.
+pub(super) fn parse_json<T: DeserializeOwned>(
+    provider: &'static str,
+    payload: &str,
+) -> Result<T, NormalizeError> {
+    serde_json::from_str(payload).map_err(|e| NormalizeError::BadPayload {
+        provider,
+        detail: e.to_string(),
+    })
+}
+
+/// The text of a JSON scalar: a string's content or a number's digits as
+/// written (never through a float). `None` for null, booleans and objects.
+pub(super) fn scalar_text(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get().trim();
+    match text.as_bytes().first()? {
+        b'"' => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
+        b'-' | b'0'..=b'9' => Some(Cow::Borrowed(text)),
+        _ => None,
+    }
+}
+
+/// A JSON field that providers send as a string or a number.
+pub(super) type Scalar = Option<Box<RawValue>>;
+
+/// A scalar field's text, trimmed; `None` when absent, null or empty.
+pub(super) fn text(field: &Scalar) -> Option<String> {
+    let raw = field.as_deref()?;
+    non_empty(scalar_text(raw).as_deref())
+}
+
+/// A trimmed, non-empty string, or `None`.
+pub(super) fn non_empty(text: Option<&str>) -> Option<String> {
+    text.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
+/// A field the provider always sends.
+pub(super) fn required(
+    provider: &'static str,
+    field: &'static str,
+    value: Option<&str>,
+) -> Result<String, NormalizeError> {
+    non_empty(value).ok_or(NormalizeError::MissingField { provider, field })
+}
+
+/// A scalar field the provider always sends, as text.
+pub(super) fn required_scalar(
+    provider: &'static str,
+    field: &'static str,
+    raw: Option<&RawValue>,
+) -> Result<String, NormalizeError> {
+    let text = raw.and_then(scalar_text);
+    required(provider, field, text.as_deref())
+}
+
+/// Reads a currency code.
+pub(super) fn currency(provider: &'static str, code: &str) -> Result<Currency, NormalizeError> {
+    Currency::parse(code).map_err(|_| NormalizeError::BadCurrency {
+        provider,
+        code: code.to_string(),
+    })
+}
+
+/// Reads a decimal amount written as a string or a JSON number.
+pub(super) fn decimal_amount(
+    provider: &'static str,
+    text: &str,
+    currency: Currency,
+) -> Result<Money, NormalizeError> {
+    // JSON numbers may use exponents (`1e3`): accept them exactly.
+    let parsed = if text.contains(['e', 'E']) {
+        Decimal::from_scientific(text)
+            .map_err(|_| model::Error::BadAmount {
+                text: text.to_string(),
+            })
+            .and_then(|d| Money::new(d, currency))
+    } else {
+        Money::parse(text, currency)
+    };
+    parsed.map_err(|e| NormalizeError::BadAmount {
+        provider,
+        detail: e.to_string(),
+    })
+}
+
+/// Reads an integer amount in minor units with the given exponent.
+pub(super) fn minor_units_amount(
+    provider: &'static str,
+    text: &str,
+    exponent: u32,
+    currency: Currency,
+) -> Result<Money, NormalizeError> {
+    let bad = |detail: String| NormalizeError::BadAmount { provider, detail };
+    let minor: i128 = text
+        .trim()
+        .parse()
+        .map_err(|_| bad(format!("{text:?} is not an integer amount in minor units")))?;
+    Money::from_minor_units(minor, exponent, currency).map_err(|e| bad(e.to_string()))
+}
+
+/// Reads a compact local time (`yyyyMMddHHmmss`, as M-Pesa sends) in `zone`.
+pub(super) fn compact_local_time(
+    provider: &'static str,
+    field: &'static str,
+    text: &str,
+    zone: Tz,
+) -> Result<DateTime<Utc>, NormalizeError> {
+    let bad = || NormalizeError::BadTime {
+        provider,
+        field,
+        text: text.to_string(),
+    };
+    let trimmed = text.trim();
+    if trimmed.len() != 14 || !trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let naive = NaiveDateTime::parse_from_str(trimmed, "%Y%m%d%H%M%S").map_err(|_| bad())?;
+    zone.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(bad)
+}
+
+/// Reads an RFC 3339 time, with any offset, as UTC.
+pub(super) fn rfc3339_time(
+    provider: &'static str,
+    field: &'static str,
+    text: &str,
+) -> Result<DateTime<Utc>, NormalizeError> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| NormalizeError::BadTime {
+            provider,
+            field,
+            text: text.to_string(),
+        })
+}
+
+/// Reads Unix seconds.
+pub(super) fn unix_time(
+    provider: &'static str,
+    field: &'static str,
+    seconds: i64,
+) -> Result<DateTime<Utc>, NormalizeError> {
+    DateTime::from_timestamp(seconds, 0).ok_or_else(|| NormalizeError::BadTime {
+        provider,
+        field,
+        text: seconds.to_string(),
+    })
+}
+
+/// The payer's phone: a SHA-256 digest (M-Pesa hashed MSISDN), a readable
+/// number, or nothing when masked (`2547*****149`) or unreadable. A bad
+/// phone never refuses a payment: money still moved.
+pub(super) fn payer_phone(text: Option<&str>, country_code: &str) -> Option<PayerPhone> {
+    let text = text?.trim();
+    if text.is_empty() || text.contains('*') {
+        return None;
+    }
+    if is_sha256_hex(text) {
+        return Some(PayerPhone::Hashed(text.to_ascii_lowercase()));
+    }
+    normalize_msisdn(text, country_code)
+        .ok()
+        .map(PayerPhone::Clear)
+}
+
+/// Joins name parts, skipping empty ones and collapsing spaces.
+pub(super) fn full_name<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> Option<String> {
+    let joined = parts
+        .into_iter()
+        .flatten()
+        .flat_map(str::split_whitespace)
+        .collect::<Vec<_>>()
+        .join(" ");
+    (!joined.is_empty()).then_some(joined)
+}
+
+/// Refuses amounts no real payment has: zero or negative money received,
+/// or more than the configured maximum. Failed payments may carry zero.
+pub(super) fn check_limits(
+    payment: &Payment,
+    config: &ProvidersConfig,
+) -> Result<(), NormalizeError> {
+    let amount = payment.money.amount;
+    let zero_allowed = matches!(payment.status, PaymentStatus::Failed { .. });
+    let too_small = if zero_allowed {
+        amount < Decimal::ZERO
+    } else {
+        amount <= Decimal::ZERO
+    };
+    if too_small || amount > config.max_amount {
+        return Err(NormalizeError::AmountOutOfRange {
+            amount: amount.to_string(),
+            currency: payment.money.currency.to_string(),
+            max: config.max_amount.to_string(),
+        });
+    }
+    Ok(())
+}

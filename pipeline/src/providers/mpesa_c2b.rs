@@ -1,0 +1,75 @@
+//! Safaricom Daraja C2B confirmation (Paybill / Buy Goods).
+//!
+//! Quirks: every field is a string, amounts included (`"2500.00"`);
+//! `TransTime` is `yyyyMMddHHmmss` in local time (East Africa Time by
+//! default); `MSISDN` is clear (`2547…`), masked (`2547*****149`) or a
+//! SHA-256 hex digest; `BillRefNumber` is whatever the payer typed.
+
+use model::{Payment, PaymentStatus, ReferenceKind, ReferenceValue};
+use serde::Deserialize;
+
+use super::fields::{self, text, Scalar};
+use super::{NormalizeContext, NormalizeError, Provider};
+
+const NAME: &str = "mpesa_c2b";
+
+/// The Daraja C2B confirmation body.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Confirmation {
+    #[serde(rename = "TransID")]
+    trans_id: Scalar,
+    trans_time: Scalar,
+    trans_amount: Scalar,
+    bill_ref_number: Scalar,
+    invoice_number: Scalar,
+    #[serde(rename = "MSISDN")]
+    msisdn: Scalar,
+    first_name: Scalar,
+    middle_name: Scalar,
+    last_name: Scalar,
+}
+
+/// The M-Pesa C2B adapter.
+pub(super) struct MpesaC2b;
+
+impl Provider for MpesaC2b {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn normalize(
+        &self,
+        payload: &str,
+        ctx: &NormalizeContext<'_>,
+    ) -> Result<Payment, NormalizeError> {
+        let c: Confirmation = fields::parse_json(NAME, payload)?;
+        let config = ctx.config;
+        let txn_id = fields::required(NAME, "TransID", text(&c.trans_id).as_deref())?;
+        let amount = fields::required(NAME, "TransAmount", text(&c.trans_amount).as_deref())?;
+        let money = fields::decimal_amount(NAME, &amount, config.mpesa_currency)?;
+        let time = fields::required(NAME, "TransTime", text(&c.trans_time).as_deref())?;
+        let paid_at = fields::compact_local_time(NAME, "TransTime", &time, config.time_zone.0)?;
+        let references = [
+            (ReferenceKind::Account, text(&c.bill_ref_number)),
+            (ReferenceKind::Invoice, text(&c.invoice_number)),
+        ]
+        .into_iter()
+        .filter_map(|(kind, value)| value.map(|value| ReferenceValue { kind, value }))
+        .collect();
+        let (first, middle, last) = (text(&c.first_name), text(&c.middle_name), text(&c.last_name));
+        Ok(Payment {
+            provider: NAME.to_string(),
+            provider_txn_id: txn_id,
+            money,
+            paid_at,
+            status: PaymentStatus::Succeeded,
+            references,
+            payer_phone: fields::payer_phone(
+                text(&c.msisdn).as_deref(),
+                &config.default_country_code,
+            ),
+            payer_name: fields::full_name([first.as_deref(), middle.as_deref(), last.as_deref()]),
+        })
+    }
+}

@@ -1,0 +1,134 @@
+//! MTN MoMo Collections: the request-to-pay result (callback body, or the
+//! `GET /requesttopay/{id}` response).
+//!
+//! Quirks: `amount` is a string in the currency's major units; the callback
+//! carries no time (the envelope's `received_at` is used); `status` is
+//! `SUCCESSFUL`, `FAILED`, `REJECTED`, `TIMEOUT` (final) or `PENDING` (not
+//! final: refused with a reason, the final callback follows); a failed
+//! request has no `financialTransactionId`, so its id is our `externalId`;
+//! `reason` is a string or `{code, message}`; the payer may be an MSISDN, an
+//! e-mail or a party code.
+
+use model::{Payment, PaymentStatus, ReferenceKind, ReferenceValue};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::fields::{self, text, Scalar};
+use super::{NormalizeContext, NormalizeError, Provider};
+
+const NAME: &str = "mtn_momo";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestToPay {
+    financial_transaction_id: Scalar,
+    external_id: Scalar,
+    amount: Scalar,
+    currency: Scalar,
+    #[serde(default)]
+    payer: Option<Party>,
+    payer_message: Scalar,
+    payee_note: Scalar,
+    status: Scalar,
+    #[serde(default)]
+    reason: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Party {
+    party_id_type: Scalar,
+    party_id: Scalar,
+}
+
+fn reason_text(reason: Option<&Value>) -> String {
+    match reason {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Object(o)) => {
+            let field = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or_default();
+            format!("{} {}", field("code"), field("message")).trim().to_string()
+        }
+        _ => String::new(),
+    }
+}
+
+/// The MTN MoMo adapter.
+pub(super) struct MtnMomo;
+
+impl Provider for MtnMomo {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn normalize(
+        &self,
+        payload: &str,
+        ctx: &NormalizeContext<'_>,
+    ) -> Result<Payment, NormalizeError> {
+        let r: RequestToPay = fields::parse_json(NAME, payload)?;
+        let status = fields::required(NAME, "status", text(&r.status).as_deref())?;
+        let status_upper = status.to_ascii_uppercase();
+        let external_id = text(&r.external_id);
+        let currency_code = fields::required(NAME, "currency", text(&r.currency).as_deref())?;
+        let currency = fields::currency(NAME, &currency_code)?;
+        let amount = fields::required(NAME, "amount", text(&r.amount).as_deref())?;
+        let money = fields::decimal_amount(NAME, &amount, currency)?;
+        let payment_status = match status_upper.as_str() {
+            "SUCCESSFUL" => PaymentStatus::Succeeded,
+            "FAILED" | "REJECTED" | "TIMEOUT" | "EXPIRED" => PaymentStatus::Failed {
+                reason: format!("{status_upper}: {}", reason_text(r.reason.as_ref()))
+                    .trim_end_matches([':', ' '])
+                    .to_string(),
+            },
+            "PENDING" | "CREATED" | "ONGOING" => {
+                return Err(NormalizeError::NotFinal {
+                    provider: NAME,
+                    status,
+                })
+            }
+            _ => {
+                return Err(NormalizeError::Unsupported {
+                    provider: NAME,
+                    what: "status",
+                    value: status,
+                })
+            }
+        };
+        let txn_id = match (text(&r.financial_transaction_id), &payment_status) {
+            (Some(id), _) => id,
+            (None, PaymentStatus::Failed { .. }) => {
+                fields::required(NAME, "externalId", external_id.as_deref())?
+            }
+            (None, _) => {
+                return Err(NormalizeError::MissingField {
+                    provider: NAME,
+                    field: "financialTransactionId",
+                })
+            }
+        };
+        let payer_phone = r.payer.as_ref().and_then(|p| {
+            let kind = text(&p.party_id_type).unwrap_or_default();
+            kind.eq_ignore_ascii_case("MSISDN")
+                .then(|| fields::payer_phone(text(&p.party_id).as_deref(), &ctx.config.momo_country_code))
+                .flatten()
+        });
+        let references = [
+            (ReferenceKind::Request, external_id),
+            (ReferenceKind::Account, text(&r.payer_message)),
+            (ReferenceKind::Request, text(&r.payee_note)),
+        ]
+        .into_iter()
+        .filter_map(|(kind, value)| value.map(|value| ReferenceValue { kind, value }))
+        .collect();
+        Ok(Payment {
+            provider: NAME.to_string(),
+            provider_txn_id: txn_id,
+            money,
+            paid_at: ctx.fallback_time(),
+            status: payment_status,
+            references,
+            payer_phone,
+            payer_name: None,
+        })
+    }
+}

@@ -1,0 +1,214 @@
+//! Stage 1: one raw envelope in, one decision or one dead letter out.
+//!
+//! Every input ends in exactly one of those: a line that is not JSON, names
+//! no known provider, or lacks a field becomes a dead letter with its
+//! reason; a redelivery becomes a `duplicate`; a failed payment a `failed`;
+//! a refund a `reversal`; everything else is matched or reviewed.
+
+use chrono::{DateTime, Utc};
+use matchers::store::{Batch, Table};
+use matchers::strategies::{self, Matcher};
+use matchers::{CustomerIndex, MatchingConfig};
+use model::{DeadLetter, Decision, Outcome, Payment, PaymentEnvelope, PaymentStatus, ReferenceKind};
+
+use crate::config::ProvidersConfig;
+use crate::error::Result;
+use crate::metrics as m;
+use crate::providers::{NormalizeContext, Providers};
+use crate::state::{Seen, StateTable};
+
+/// Where an input went.
+#[derive(Debug)]
+pub enum Routed {
+    /// A decision (any outcome), with the payment it was made on.
+    Decided {
+        /// The decision.
+        decision: Decision,
+        /// The normalized payment.
+        payment: Payment,
+    },
+    /// Refused, with why.
+    DeadLetter(DeadLetter),
+}
+
+/// Stage 1's code and state.
+pub struct Stage1 {
+    providers: Providers,
+    matchers: Vec<Box<dyn Matcher>>,
+    index: CustomerIndex,
+    seen: StateTable<Seen>,
+    providers_config: ProvidersConfig,
+    matching: MatchingConfig,
+}
+
+fn dead_letter(input: &str, error: String, kind: &str, provider: Option<String>, now: DateTime<Utc>) -> Routed {
+    m::dead_lettered(kind);
+    Routed::DeadLetter(DeadLetter {
+        input: input.to_string(),
+        error,
+        at: now,
+        error_kind: Some(kind.to_string()),
+        provider,
+    })
+}
+
+/// The reference shown to people: the first one the payer typed.
+fn display_reference(payment: &Payment) -> Option<String> {
+    payment
+        .references
+        .iter()
+        .find(|r| matches!(r.kind, ReferenceKind::Account | ReferenceKind::Invoice))
+        .or_else(|| payment.references.first())
+        .map(|r| r.value.clone())
+}
+
+fn base_decision(payment: &Payment, outcome: Outcome, rule: &str, now: DateTime<Utc>) -> Decision {
+    Decision {
+        payment_id: payment.payment_id(),
+        provider: payment.provider.clone(),
+        provider_txn_id: payment.provider_txn_id.clone(),
+        amount: payment.money.amount,
+        currency: payment.money.currency,
+        paid_at: payment.paid_at,
+        outcome,
+        customer_id: None,
+        confidence: 0.0,
+        rule: rule.to_string(),
+        allocations: Vec::new(),
+        candidates: Vec::new(),
+        reverses: None,
+        reference: display_reference(payment),
+        payer_name: payment.payer_name.clone(),
+        payer_phone: payment.payer_phone.as_ref().map(|p| p.display()),
+        detail: None,
+        decided_at: Some(now),
+    }
+}
+
+impl Stage1 {
+    /// Stage 1 over an index; dedupe state lives in the index's store.
+    pub fn new(index: CustomerIndex, providers_config: ProvidersConfig, matching: MatchingConfig) -> Self {
+        let seen = StateTable::new(index.store().clone(), Table::Dedupe);
+        Stage1 {
+            providers: Providers::default(),
+            matchers: strategies::registry(),
+            index,
+            seen,
+            providers_config,
+            matching,
+        }
+    }
+
+    /// The index it matches against.
+    pub fn index(&self) -> &CustomerIndex {
+        &self.index
+    }
+
+    /// Processes one raw envelope (a JSONL line or a Kafka message value).
+    ///
+    /// # Errors
+    /// Only a storage failure; bad input is a [`Routed::DeadLetter`].
+    pub fn process(&mut self, raw: &str, now: DateTime<Utc>) -> Result<Routed> {
+        let envelope: PaymentEnvelope = match serde_json::from_str(raw) {
+            Ok(e) => e,
+            Err(e) => {
+                let provider = serde_json::from_str::<serde_json::Value>(raw)
+                    .ok()
+                    .and_then(|v| v.get("provider").and_then(|p| p.as_str()).map(str::to_string));
+                let kind = if provider.is_some() { "bad_envelope" } else { "bad_json" };
+                return Ok(dead_letter(raw, format!("not a payment envelope: {e}"), kind, provider, now));
+            }
+        };
+        let ctx = NormalizeContext { config: &self.providers_config, received_at: envelope.received_at, now };
+        let payment = match self.providers.normalize(&envelope.provider, envelope.payload.get(), &ctx) {
+            Ok(p) => p,
+            Err(e) => return Ok(dead_letter(raw, e.to_string(), e.kind(), Some(envelope.provider), now)),
+        };
+        let decision = self.decide(&payment, now)?;
+        m::decided(&payment.provider, decision.outcome);
+        Ok(Routed::Decided { decision, payment })
+    }
+
+    fn decide(&mut self, payment: &Payment, now: DateTime<Utc>) -> Result<Decision> {
+        let payment_id = payment.payment_id();
+        if let Some(first) = self.seen.get(&payment_id)? {
+            let mut d = base_decision(payment, Outcome::Duplicate, "redelivery", now);
+            d.customer_id = first.customer_id;
+            d.detail = Some(format!("redelivery of a payment first decided {}", first.outcome.as_str()));
+            return Ok(d);
+        }
+        let decision = match &payment.status {
+            PaymentStatus::Failed { reason } => {
+                let mut d = base_decision(payment, Outcome::Failed, "provider_failed", now);
+                d.detail = Some(reason.clone());
+                d
+            }
+            PaymentStatus::Reversal { reverses } => self.reversal(payment, reverses, now)?,
+            PaymentStatus::Succeeded => {
+                let r = matchers::match_payment(payment, &self.index, &self.matchers, &self.matching)?;
+                let mut d = base_decision(payment, r.outcome, &r.rule, now);
+                d.customer_id = r.customer_id;
+                d.confidence = r.confidence;
+                d.candidates = r.candidates;
+                d.detail = r.detail;
+                d
+            }
+        };
+        self.seen.put(
+            &payment_id,
+            Seen {
+                outcome: decision.outcome,
+                customer_id: decision.customer_id.clone(),
+                amount: decision.amount,
+                currency: decision.currency,
+            },
+        );
+        Ok(decision)
+    }
+
+    fn reversal(&mut self, payment: &Payment, reverses: &str, now: DateTime<Utc>) -> Result<Decision> {
+        let original = self.seen.get(reverses)?;
+        let mut d = match original {
+            Some(Seen { outcome: Outcome::Matched, customer_id: Some(customer), .. }) => {
+                let mut d = base_decision(payment, Outcome::Reversal, "reversal", now);
+                d.customer_id = Some(customer);
+                d.confidence = 1.0;
+                d
+            }
+            Some(seen) => {
+                let mut d = base_decision(payment, Outcome::Review, "reversal_of_unapplied_payment", now);
+                d.detail = Some(format!(
+                    "takes money back from {reverses}, which was {} and never applied",
+                    seen.outcome.as_str()
+                ));
+                d
+            }
+            None => {
+                let mut d = base_decision(payment, Outcome::Review, "reversal_of_unknown_payment", now);
+                d.detail = Some(format!("takes money back from {reverses}, which paymatch never saw"));
+                d
+            }
+        };
+        d.reverses = Some(reverses.to_string());
+        Ok(d)
+    }
+
+    /// Pending dedupe writes.
+    pub fn pending(&self) -> usize {
+        self.seen.pending()
+    }
+
+    /// Moves pending state into a batch (the caller commits it atomically
+    /// with its outputs' progress).
+    pub fn drain_into(&mut self, batch: &mut Batch) {
+        self.seen.drain_into(batch);
+    }
+
+    /// Writes pending state to the store.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn flush(&mut self) -> Result<()> {
+        self.seen.flush()
+    }
+}
