@@ -1,1 +1,76 @@
-//! placeholder
+//! The shared harness of the integration tests: where the `paymatch` binary
+//! and the fixtures are, temporary working directories that clean up after
+//! themselves, and JSONL helpers.
+//!
+//! The binary is the real one (built by `cargo build`), run as a child
+//! process, as operators and acceptance checks run it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use anyhow::{bail, Context, Result};
+use serde::de::DeserializeOwned;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A fixture path under `fixtures/`.
+pub fn fixture(relative: &str) -> PathBuf {
+    repo_root().join("fixtures").join(relative)
+}
+
+/// The `paymatch` binary beside this test executable, built once if missing.
+pub fn paymatch_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable path");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf();
+        let bin = profile_dir.join("paymatch");
+        if !bin.exists() {
+            let release = profile_dir.file_name().is_some_and(|n| n == "release");
+            let mut cmd = Command::new(env!("CARGO"));
+            cmd.args(["build", "-p", "pipeline", "--bin", "paymatch"]).current_dir(repo_root());
+            if release {
+                cmd.arg("--release");
+            }
+            let status = cmd.status().expect("cargo build");
+            assert!(status.success(), "building paymatch failed");
+        }
+        bin
+    })
+}
+
+/// Runs `paymatch` with arguments; fails with its stderr when it fails.
+pub fn paymatch(args: &[&str]) -> Result<Output> {
+    let out = Command::new(paymatch_bin())
+        .args(args)
+        .arg("--quiet")
+        .output()
+        .context("running paymatch")?;
+    if !out.status.success() {
+        bail!("paymatch {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(out)
+}
+
+/// A working directory removed when dropped.
+pub fn workdir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("paymatch-test-").tempdir().expect("temporary directory")
+}
+
+/// Reads a JSONL file.
+pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).with_context(|| format!("{}: {l}", path.display())))
+        .collect()
+}
+
+/// Whether golden files should be rewritten (`UPDATE_GOLDEN=1`).
+pub fn update_golden() -> bool {
+    std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1")
+}

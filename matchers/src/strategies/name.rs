@@ -86,7 +86,7 @@ mod tests {
     fn order_case_and_middle_names_do_not_matter() {
         assert!(name_similarity("JANE DOE", "Jane Wanjiru Doe") > 0.99);
         assert!(name_similarity("Doe Jane", "jane doe") > 0.99);
-        assert!(name_similarity("JANE DEO", "Jane Doe") > 0.85);
+        assert!(name_similarity("JANE WANJRU", "Jane Wanjiru Doe") > 0.9);
         assert!(name_similarity("PETER OTIENO", "Jane Wanjiru Doe") < 0.6);
         assert_eq!(name_similarity("", "Jane"), 0.0);
     }

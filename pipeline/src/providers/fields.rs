@@ -62,16 +62,6 @@ pub(super) fn required(
     non_empty(value).ok_or(NormalizeError::MissingField { provider, field })
 }
 
-/// A scalar field the provider always sends, as text.
-pub(super) fn required_scalar(
-    provider: &'static str,
-    field: &'static str,
-    raw: Option<&RawValue>,
-) -> Result<String, NormalizeError> {
-    let text = raw.and_then(scalar_text);
-    required(provider, field, text.as_deref())
-}
-
 /// Reads a currency code.
 pub(super) fn currency(provider: &'static str, code: &str) -> Result<Currency, NormalizeError> {
     Currency::parse(code).map_err(|_| NormalizeError::BadCurrency {

@@ -1,0 +1,121 @@
+//! The end-to-end throughput harness (not a test): N customers indexed in
+//! RocksDB, M generated payment callbacks through stage 1 (normalize +
+//! dedupe + match) and stage 2 (allocate + access policy), in process, on
+//! one thread. Prints payments/s per stage and peak memory.
+//!
+//! `cargo run --release -p benches --bin throughput -- --customers 1000000 --payments 1000000`
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use clap::Parser;
+use pipeline::generator::{self, GenerateOptions};
+use pipeline::stages::{Routed, Stage1, Stage2};
+use pipeline::Config;
+
+/// Throughput harness.
+#[derive(Parser)]
+struct Args {
+    /// Customers to index.
+    #[arg(long, default_value_t = 1_000_000)]
+    customers: usize,
+    /// Payments to process.
+    #[arg(long, default_value_t = 1_000_000)]
+    payments: usize,
+    /// Reuse (or create) the generated data here instead of a temporary directory.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn read_lines(path: &std::path::Path) -> Result<Vec<String>> {
+    let file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
+    Ok(std::io::BufReader::new(file).lines().collect::<Result<Vec<_>, _>>()?)
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let temp = tempfile::tempdir()?;
+    let data = args.data.clone().unwrap_or_else(|| temp.path().join("data"));
+    if !data.join("payments.jsonl").exists() {
+        let started = Instant::now();
+        let options = GenerateOptions { customers: args.customers, payments: args.payments, seed: args.seed };
+        generator::generate(&options, &data)?;
+        eprintln!("generated in {:.1}s", started.elapsed().as_secs_f64());
+    }
+    let config = Config::default();
+    let opened = pipeline::store::open(Some(temp.path().join("state")), &config)?;
+    let index = pipeline::store::index(opened.store.clone(), &config);
+
+    let started = Instant::now();
+    let mut writer = index.writer();
+    let mut customers = 0usize;
+    for line in read_lines(&data.join("customers.jsonl"))? {
+        writer.upsert_customer(serde_json::from_str(&line)?)?;
+        customers += 1;
+        if writer.pending() > 100_000 {
+            std::mem::replace(&mut writer, index.writer()).commit()?;
+        }
+    }
+    for line in read_lines(&data.join("invoices.jsonl"))? {
+        writer.upsert_invoice(serde_json::from_str(&line)?)?;
+        if writer.pending() > 100_000 {
+            std::mem::replace(&mut writer, index.writer()).commit()?;
+        }
+    }
+    writer.commit()?;
+    let index_seconds = started.elapsed().as_secs_f64();
+
+    let payments = read_lines(&data.join("payments.jsonl"))?;
+    let mut stage1 = Stage1::new(index.clone(), config.providers.clone(), config.matching.clone());
+    let now = Utc::now();
+    let mut decisions = Vec::with_capacity(payments.len());
+    let started = Instant::now();
+    for (i, line) in payments.iter().enumerate() {
+        if let Routed::Decided { decision, .. } = stage1.process(line, now)? {
+            decisions.push(decision);
+        }
+        if i % 4096 == 4095 {
+            stage1.flush()?;
+        }
+    }
+    stage1.flush()?;
+    let stage1_seconds = started.elapsed().as_secs_f64();
+
+    let mut stage2 = Stage2::new(index, config.access.clone());
+    let started = Instant::now();
+    let mut restores = 0usize;
+    for (i, d) in decisions.iter().enumerate() {
+        restores += stage2.apply(d, now)?.commands.len();
+        if i % 4096 == 4095 {
+            stage2.flush()?;
+        }
+    }
+    stage2.flush()?;
+    let stage2_seconds = started.elapsed().as_secs_f64();
+
+    let n = payments.len() as f64;
+    println!("customers indexed            {customers}");
+    println!("index build                  {index_seconds:.1} s ({:.0} customers/s)", customers as f64 / index_seconds);
+    println!("payments                     {}", payments.len());
+    println!("stage 1 (normalize+dedupe+match) {stage1_seconds:.2} s = {:.0} payments/s on one core", n / stage1_seconds);
+    println!("stage 2 (allocate+policy)    {stage2_seconds:.2} s = {:.0} decisions/s", decisions.len() as f64 / stage2_seconds);
+    println!("both stages                  {:.0} payments/s", n / (stage1_seconds + stage2_seconds));
+    println!("restore commands             {restores}");
+    println!("peak memory (VmHWM)          {:.0} MiB", peak_rss_mib());
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! The `paymatch` command line (clap). Each subcommand parses its
+//! arguments, loads the configuration and calls into the library.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::Config;
+use crate::embedded::{self, MatchFiles};
+use crate::generator::{self, GenerateOptions};
+use crate::{demo, eval};
+
+/// Stream payment matching, service restore and reconciliation for ISPs.
+#[derive(Debug, Parser)]
+#[command(name = "paymatch", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (TOML); `PAYMATCH_SECTION__KEY` variables override it.
+    #[arg(long, global = true, env = "PAYMATCH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text", env = "PAYMATCH_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// No progress bars.
+    #[arg(long, global = true)]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Match payment callbacks from files (embedded mode, no broker).
+    ///
+    /// Writes DIR/decisions.jsonl, DIR/access_commands.jsonl, DIR/ledger.jsonl,
+    /// DIR/dlq.jsonl and DIR/summary.json.
+    Match {
+        /// Customers, JSONL.
+        #[arg(long)]
+        customers: PathBuf,
+        /// Invoices, JSONL.
+        #[arg(long)]
+        invoices: Option<PathBuf>,
+        /// Payment envelopes, JSONL.
+        #[arg(long)]
+        payments: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Keep the index, dedupe and balances in this directory between
+        /// runs (redeliveries across runs are then caught). Default: a
+        /// temporary directory.
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
+    /// Generate a data set, match it, and print what happened.
+    Demo {
+        /// Working directory.
+        #[arg(long, default_value = "out/demo")]
+        dir: PathBuf,
+        /// Customers to generate.
+        #[arg(long, default_value_t = 5_000)]
+        customers: usize,
+        /// Payment callbacks to generate.
+        #[arg(long, default_value_t = 20_000)]
+        payments: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Generate a labelled data set (customers, invoices, payments, truth).
+    Generate {
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Customers.
+        #[arg(long, default_value_t = 5_000)]
+        customers: usize,
+        /// Payment callbacks.
+        #[arg(long, default_value_t = 20_000)]
+        payments: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Score a match run against a generated data set's ground truth.
+    Eval {
+        /// The generated data set (with truth.jsonl).
+        #[arg(long)]
+        data: PathBuf,
+        /// The match output directory.
+        #[arg(long)]
+        run: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the JSON Schema of every contract record.
+    Schemas {
+        /// Output directory.
+        #[arg(long, default_value = "docs/schemas")]
+        out: PathBuf,
+    },
+    /// List the provider adapters.
+    Providers,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PAYMATCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Runs the command line.
+///
+/// # Errors
+/// Whatever the subcommand reports, with context.
+pub fn run(cli: Cli) -> Result<()> {
+    init_logging(cli.log_format);
+    let config = Config::load(cli.config.as_deref(), std::env::vars()).context("loading configuration")?;
+    let progress = !cli.quiet;
+    match cli.command {
+        Command::Match { customers, invoices, payments, out, state } => {
+            let files = MatchFiles { customers, invoices, payments, out, state };
+            let summary = embedded::run_match(&files, &config, progress)?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        Command::Demo { dir, customers, payments, seed } => {
+            let report = demo::run(&dir, &GenerateOptions { customers, payments, seed }, &config, progress)?;
+            println!("{}", demo::render(&report));
+        }
+        Command::Generate { out, customers, payments, seed } => {
+            let report = generator::generate(&GenerateOptions { customers, payments, seed }, &out)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::Eval { data, run, json } => {
+            let scores = eval::evaluate(&data, &run)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&scores)?);
+            } else {
+                println!("{}", eval::render(&scores));
+            }
+        }
+        Command::Schemas { out } => {
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            for (name, schema) in model::schema::all() {
+                let path = out.join(format!("{name}.schema.json"));
+                std::fs::write(&path, serde_json::to_string_pretty(&schema)? + "\n")
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            println!("wrote {} schemas to {}", model::schema::all().len(), out.display());
+        }
+        Command::Providers => {
+            for name in crate::providers::Providers::default().names() {
+                println!("{name}");
+            }
+        }
+    }
+    Ok(())
+}

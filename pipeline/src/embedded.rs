@@ -1,0 +1,286 @@
+//! The embedded mode: `paymatch match` over JSONL files, no broker.
+//!
+//! Customers and invoices are loaded into the index, then each payment line
+//! goes through stage 1 and stage 2 in order — the same code the Kafka mode
+//! runs — and the results are written as the contract's files:
+//! `decisions.jsonl`, `access_commands.jsonl`, `ledger.jsonl`, `dlq.jsonl`,
+//! `summary.json`. Customer and invoice lines that do not parse are listed
+//! in `rejected_records.jsonl` (they are not payments, so not dead letters).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::Utc;
+use indicatif::{ProgressBar, ProgressStyle};
+use matchers::CustomerIndex;
+use model::{Customer, Invoice, Outcome};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::stages::{Routed, Stage1, Stage2};
+
+/// The files of one `paymatch match` run.
+#[derive(Clone, Debug)]
+pub struct MatchFiles {
+    /// Customers JSONL.
+    pub customers: PathBuf,
+    /// Invoices JSONL (optional).
+    pub invoices: Option<PathBuf>,
+    /// Payment envelopes JSONL.
+    pub payments: PathBuf,
+    /// Output directory.
+    pub out: PathBuf,
+    /// State directory kept between runs; temporary when `None`.
+    pub state: Option<PathBuf>,
+}
+
+/// `summary.json`: what a run did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Customers loaded into the index.
+    pub customers_indexed: u64,
+    /// Invoices loaded into the index.
+    pub invoices_indexed: u64,
+    /// Customer or invoice lines refused (see `rejected_records.jsonl`).
+    pub records_rejected: u64,
+    /// Payment lines read (blank lines are not counted).
+    pub payments_read: u64,
+    /// Decisions written, by outcome.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Decisions by provider and outcome.
+    pub by_provider: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Inputs dead-lettered.
+    pub dead_letters: u64,
+    /// Dead letters by error kind.
+    pub dead_letters_by_kind: BTreeMap<String, u64>,
+    /// Restore commands issued.
+    pub restore_commands: u64,
+    /// Ledger entries written.
+    pub ledger_entries: u64,
+    /// Money applied to customers (matched payments), by currency.
+    pub amount_applied: BTreeMap<String, Decimal>,
+    /// Seconds spent loading the index.
+    pub index_seconds: f64,
+    /// Seconds spent on payments.
+    pub match_seconds: f64,
+    /// Payments per second through both stages.
+    pub payments_per_second: f64,
+}
+
+impl Summary {
+    /// Decisions of one outcome.
+    pub fn count(&self, outcome: Outcome) -> u64 {
+        self.outcomes.get(outcome.as_str()).copied().unwrap_or(0)
+    }
+}
+
+/// One JSONL output file.
+struct JsonlWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl JsonlWriter {
+    fn create(dir: &Path, name: &str) -> Result<Self> {
+        let path = dir.join(name);
+        let file = File::create(&path).map_err(Error::io(&path))?;
+        Ok(JsonlWriter { out: BufWriter::with_capacity(1 << 20, file), path })
+    }
+
+    fn write<T: Serialize>(&mut self, record: &T) -> Result<()> {
+        serde_json::to_writer(&mut self.out, record)
+            .map_err(|e| Error::io(&self.path)(e.into()))?;
+        self.out.write_all(b"\n").map_err(Error::io(&self.path))
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.out.flush().map_err(Error::io(&self.path))
+    }
+}
+
+fn progress(len: u64, what: &str, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template("{msg:>10} [{bar:40}] {human_pos}/{human_len} {per_sec} eta {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Reads a JSONL file line by line: (1-based line number, text). Blank
+/// lines are skipped; invalid UTF-8 is replaced, never fatal.
+fn for_each_line(path: &Path, mut f: impl FnMut(usize, &str) -> Result<()>) -> Result<()> {
+    let file = File::open(path).map_err(Error::io(path))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut buf = Vec::new();
+    let mut line_no = 0;
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).map_err(Error::io(path))?;
+        if n == 0 {
+            return Ok(());
+        }
+        line_no += 1;
+        let text = String::from_utf8_lossy(&buf);
+        let text = text.trim_end_matches(['\n', '\r']);
+        if text.trim().is_empty() {
+            continue;
+        }
+        f(line_no, text)?;
+    }
+}
+
+fn count_lines(path: &Path) -> u64 {
+    std::fs::read(path).map(|b| bytecount(&b)).unwrap_or(0)
+}
+
+fn bytecount(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|b| **b == b'\n').count() as u64
+}
+
+#[derive(Serialize)]
+struct Rejected<'a> {
+    file: String,
+    line: usize,
+    error: String,
+    input: &'a str,
+}
+
+/// Loads customers and invoices into the index, committing in batches.
+fn load_records<T: serde::de::DeserializeOwned>(
+    index: &CustomerIndex,
+    path: &Path,
+    rejected: &mut JsonlWriter,
+    show: bool,
+    mut stage: impl FnMut(&mut matchers::index::IndexWriter<'_>, T) -> matchers::Result<()>,
+) -> Result<(u64, u64)> {
+    let bar = progress(count_lines(path), "index", show);
+    let (mut loaded, mut refused) = (0u64, 0u64);
+    let mut writer = index.writer();
+    for_each_line(path, |line, text| {
+        bar.inc(1);
+        match serde_json::from_str::<T>(text) {
+            Ok(record) => {
+                stage(&mut writer, record)?;
+                loaded += 1;
+            }
+            Err(e) => {
+                refused += 1;
+                tracing::warn!(file = %path.display(), line, error = %e, "record refused");
+                rejected.write(&Rejected { file: path.display().to_string(), line, error: e.to_string(), input: text })?;
+            }
+        }
+        if writer.pending() >= 50_000 {
+            std::mem::replace(&mut writer, index.writer()).commit()?;
+        }
+        Ok(())
+    })?;
+    writer.commit()?;
+    bar.finish_and_clear();
+    Ok((loaded, refused))
+}
+
+/// Payments between state commits.
+const COMMIT_EVERY: u64 = 4096;
+
+/// Runs `paymatch match`.
+///
+/// # Errors
+/// A missing or unreadable input, an unwritable output directory, or a
+/// storage failure. Bad payment lines are not errors: they are dead letters.
+pub fn run_match(files: &MatchFiles, config: &Config, show_progress: bool) -> Result<Summary> {
+    std::fs::create_dir_all(&files.out).map_err(Error::io(&files.out))?;
+    for input in [Some(&files.customers), files.invoices.as_ref(), Some(&files.payments)].into_iter().flatten() {
+        if !input.is_file() {
+            return Err(Error::io(input)(std::io::Error::new(std::io::ErrorKind::NotFound, "input file not found")));
+        }
+    }
+    let opened = crate::store::open(files.state.clone(), config)?;
+    let index = crate::store::index(opened.store.clone(), config);
+    let mut summary = Summary::default();
+    let mut rejected = JsonlWriter::create(&files.out, "rejected_records.jsonl")?;
+
+    let started = Instant::now();
+    let (n, r) = load_records::<Customer>(&index, &files.customers, &mut rejected, show_progress, |w, c| w.upsert_customer(c))?;
+    summary.customers_indexed = n;
+    summary.records_rejected += r;
+    if let Some(invoices) = &files.invoices {
+        let (n, r) = load_records::<Invoice>(&index, invoices, &mut rejected, show_progress, |w, i| w.upsert_invoice(i))?;
+        summary.invoices_indexed = n;
+        summary.records_rejected += r;
+    }
+    rejected.finish()?;
+    summary.index_seconds = started.elapsed().as_secs_f64();
+    tracing::info!(customers = summary.customers_indexed, invoices = summary.invoices_indexed, seconds = summary.index_seconds, "index loaded");
+
+    let mut decisions = JsonlWriter::create(&files.out, "decisions.jsonl")?;
+    let mut commands = JsonlWriter::create(&files.out, "access_commands.jsonl")?;
+    let mut ledger = JsonlWriter::create(&files.out, "ledger.jsonl")?;
+    let mut dlq = JsonlWriter::create(&files.out, "dlq.jsonl")?;
+    let mut stage1 = Stage1::new(index.clone(), config.providers.clone(), config.matching.clone());
+    let mut stage2 = Stage2::new(index.clone(), config.access.clone());
+    let bar = progress(count_lines(&files.payments), "payments", show_progress);
+    let started = Instant::now();
+    for_each_line(&files.payments, |_, text| {
+        bar.inc(1);
+        summary.payments_read += 1;
+        let now = Utc::now();
+        match stage1.process(text, now)? {
+            Routed::DeadLetter(letter) => {
+                summary.dead_letters += 1;
+                *summary.dead_letters_by_kind.entry(letter.error_kind.clone().unwrap_or_default()).or_default() += 1;
+                dlq.write(&letter)?;
+            }
+            Routed::Decided { mut decision, .. } => {
+                let applied = stage2.apply(&decision, now)?;
+                decision.allocations = applied.allocations;
+                if decision.outcome == Outcome::Matched {
+                    *summary.amount_applied.entry(decision.currency.to_string()).or_default() += decision.amount;
+                }
+                let outcome = decision.outcome.as_str().to_string();
+                *summary.outcomes.entry(outcome.clone()).or_default() += 1;
+                *summary.by_provider.entry(decision.provider.clone()).or_default().entry(outcome).or_default() += 1;
+                decisions.write(&decision)?;
+                for c in &applied.commands {
+                    commands.write(c)?;
+                }
+                for e in &applied.ledger {
+                    ledger.write(e)?;
+                }
+                summary.restore_commands += applied.commands.len() as u64;
+                summary.ledger_entries += applied.ledger.len() as u64;
+            }
+        }
+        if summary.payments_read % COMMIT_EVERY == 0 {
+            stage1.flush()?;
+            stage2.flush()?;
+        }
+        Ok(())
+    })?;
+    stage1.flush()?;
+    stage2.flush()?;
+    bar.finish_and_clear();
+    for w in [decisions, commands, ledger, dlq] {
+        w.finish()?;
+    }
+    opened.store.flush()?;
+    summary.match_seconds = started.elapsed().as_secs_f64();
+    summary.payments_per_second = if summary.match_seconds > 0.0 {
+        (summary.payments_read as f64 / summary.match_seconds).round()
+    } else {
+        0.0
+    };
+    let path = files.out.join("summary.json");
+    let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
+    std::fs::write(&path, text + "\n").map_err(Error::io(&path))?;
+    Ok(summary)
+}
