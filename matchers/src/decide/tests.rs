@@ -59,8 +59,23 @@ fn typo_alone_goes_to_review_with_both_neighbours() {
 }
 
 #[test]
-fn typo_confirmed_by_name_matches() {
+fn typo_confirmed_by_name_alone_goes_to_review() {
     let r = run(&payment("ACC10032", None, Some("JANE DOE"), 100));
+    assert_eq!(r.outcome, Outcome::Review, "{r:?}");
+    assert_eq!(r.candidates[0].customer_id, "C1");
+}
+
+#[test]
+fn typo_confirmed_by_name_and_invoice_amount_matches() {
+    let r = run(&payment("ACC10032", None, Some("JANE DOE"), 2500));
+    assert_eq!(r.outcome, Outcome::Matched, "{r:?}");
+    assert_eq!(r.customer_id.as_deref(), Some("C1"));
+    assert_eq!(r.candidates[0].reasons, ["account_number_fuzzy", "name_similar", "amount_matches_invoice"]);
+}
+
+#[test]
+fn typo_confirmed_by_phone_matches() {
+    let r = run(&payment("ACC10032", Some("0712345678"), None, 100));
     assert_eq!(r.outcome, Outcome::Matched, "{r:?}");
     assert_eq!(r.customer_id.as_deref(), Some("C1"));
 }

@@ -76,9 +76,12 @@ fn random_digits(rng: &mut ChaCha8Rng, n: usize) -> String {
     (0..n).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
 }
 
-/// How a billing export writes a number: `0712…`, `+254712…` or `254712…`.
+/// How a billing export writes a number: `0712…`, `+254712…` or `254712…`;
+/// numbers of another country than the deployment's default (254) always
+/// carry their country code, as a multi-country billing system stores them.
 fn billing_notation(rng: &mut ChaCha8Rng, e164: &str) -> String {
-    match rng.random_range(0..3) {
+    let national_allowed = e164.starts_with("254");
+    match rng.random_range(if national_allowed { 0 } else { 1 }..3) {
         0 => format!("0{}", &e164[3..]),
         1 => format!("+{e164}"),
         _ => e164.to_string(),
