@@ -52,12 +52,21 @@ fn provider_fixtures_decide_as_recorded() -> Result<()> {
     let out = dir.path().join("out");
     paymatch(&[
         "match",
-        "--customers", fixture("golden/customers.jsonl").to_str().unwrap(),
-        "--invoices", fixture("golden/invoices.jsonl").to_str().unwrap(),
-        "--payments", fixture("golden/payments.jsonl").to_str().unwrap(),
-        "--out", out.to_str().unwrap(),
+        "--customers",
+        fixture("golden/customers.jsonl").to_str().unwrap(),
+        "--invoices",
+        fixture("golden/invoices.jsonl").to_str().unwrap(),
+        "--payments",
+        fixture("golden/payments.jsonl").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
     ])?;
-    for name in ["decisions.jsonl", "ledger.jsonl", "access_commands.jsonl", "dlq.jsonl"] {
+    for name in [
+        "decisions.jsonl",
+        "ledger.jsonl",
+        "access_commands.jsonl",
+        "dlq.jsonl",
+    ] {
         compare(&out, name)?;
     }
     Ok(())

@@ -8,20 +8,26 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use model::{Payment, PaymentEnvelope, PaymentStatus};
 use pipeline::generator::{self, GenerateOptions};
 use pipeline::providers::{NormalizeContext, Providers};
-use model::{Payment, PaymentEnvelope, PaymentStatus};
 use pipeline::Config;
 
 fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/providers").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/providers")
+        .join(name);
     std::fs::read_to_string(path).expect("fixture")
 }
 
 fn normalize(c: &mut Criterion) {
     let providers = Providers::default();
     let config = Config::default();
-    let ctx = NormalizeContext { config: &config.providers, received_at: None, now: Utc::now() };
+    let ctx = NormalizeContext {
+        config: &config.providers,
+        received_at: None,
+        now: Utc::now(),
+    };
     let mut group = c.benchmark_group("normalize");
     group.throughput(Throughput::Elements(1));
     for (provider, file) in [
@@ -33,7 +39,9 @@ fn normalize(c: &mut Criterion) {
         ("generic", "generic_succeeded.json"),
     ] {
         let payload = fixture(file);
-        group.bench_function(provider, |b| b.iter(|| providers.normalize(provider, black_box(&payload), &ctx)));
+        group.bench_function(provider, |b| {
+            b.iter(|| providers.normalize(provider, black_box(&payload), &ctx))
+        });
     }
     group.finish();
 }
@@ -41,20 +49,42 @@ fn normalize(c: &mut Criterion) {
 fn matching(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    generator::generate(&GenerateOptions { customers: 100_000, payments: 20_000, seed: 3 }, &data).expect("generate");
+    generator::generate(
+        &GenerateOptions {
+            customers: 100_000,
+            payments: 20_000,
+            seed: 3,
+        },
+        &data,
+    )
+    .expect("generate");
     let config = Config::default();
     let opened = pipeline::store::open(Some(dir.path().join("state")), &config).expect("store");
     let index = pipeline::store::index(opened.store.clone(), &config);
     let mut writer = index.writer();
-    for line in std::fs::read_to_string(data.join("customers.jsonl")).expect("customers").lines() {
-        writer.upsert_customer(serde_json::from_str(line).expect("customer")).expect("index");
+    for line in std::fs::read_to_string(data.join("customers.jsonl"))
+        .expect("customers")
+        .lines()
+    {
+        writer
+            .upsert_customer(serde_json::from_str(line).expect("customer"))
+            .expect("index");
     }
-    for line in std::fs::read_to_string(data.join("invoices.jsonl")).expect("invoices").lines() {
-        writer.upsert_invoice(serde_json::from_str(line).expect("invoice")).expect("index");
+    for line in std::fs::read_to_string(data.join("invoices.jsonl"))
+        .expect("invoices")
+        .lines()
+    {
+        writer
+            .upsert_invoice(serde_json::from_str(line).expect("invoice"))
+            .expect("index");
     }
     writer.commit().expect("commit");
     let providers = Providers::default();
-    let ctx = NormalizeContext { config: &config.providers, received_at: None, now: Utc::now() };
+    let ctx = NormalizeContext {
+        config: &config.providers,
+        received_at: None,
+        now: Utc::now(),
+    };
     let payments: Vec<Payment> = std::fs::read_to_string(data.join("payments.jsonl"))
         .expect("payments")
         .lines()
@@ -70,7 +100,10 @@ fn matching(c: &mut Criterion) {
     group.bench_function("generated_mix_against_100k_customers", |b| {
         b.iter(|| {
             i = (i + 1) % payments.len();
-            black_box(matchers::match_payment(&payments[i], &index, &matchers, &config.matching).expect("match"))
+            black_box(
+                matchers::match_payment(&payments[i], &index, &matchers, &config.matching)
+                    .expect("match"),
+            )
         })
     });
     group.finish();

@@ -66,7 +66,12 @@ pub fn decide(payment: &Payment, evidence: &Evidence, config: &MatchingConfig) -
     let candidates = evidence.to_candidates(config.max_candidates_listed);
     let ranked = evidence.ranked();
     let Some(top) = ranked.first() else {
-        return review("no_candidate", "no customer matches the reference or the phone".into(), 0.0, candidates);
+        return review(
+            "no_candidate",
+            "no customer matches the reference or the phone".into(),
+            0.0,
+            candidates,
+        );
     };
     let score = top.score();
     let runner_up = ranked.get(1).map_or(0.0, |c| c.score());
@@ -80,8 +85,7 @@ pub fn decide(payment: &Payment, evidence: &Evidence, config: &MatchingConfig) -
     if score - runner_up < config.min_margin {
         let detail = format!(
             "candidates {} ({score:.2}) and {} ({runner_up:.2}) are too close",
-            top.customer_id,
-            ranked[1].customer_id
+            top.customer_id, ranked[1].customer_id
         );
         return review("ambiguous", detail, score, candidates);
     }

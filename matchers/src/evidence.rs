@@ -28,15 +28,27 @@ pub struct CandidateEvidence {
 impl CandidateEvidence {
     /// The combined score: `(1 - Π(1 - w)) · Π(penalty)`.
     pub fn score(&self) -> f64 {
-        let miss: f64 = self.signals.iter().map(|s| 1.0 - s.weight.clamp(0.0, 1.0)).product();
-        let factor: f64 = self.penalties.iter().map(|p| p.weight.clamp(0.0, 1.0)).product();
+        let miss: f64 = self
+            .signals
+            .iter()
+            .map(|s| 1.0 - s.weight.clamp(0.0, 1.0))
+            .product();
+        let factor: f64 = self
+            .penalties
+            .iter()
+            .map(|p| p.weight.clamp(0.0, 1.0))
+            .product();
         (1.0 - miss) * factor
     }
 
     /// Reasons, strongest evidence first, penalties last.
     pub fn reasons(&self) -> Vec<String> {
         let mut signals = self.signals.clone();
-        signals.sort_by(|a, b| b.weight.total_cmp(&a.weight).then_with(|| a.reason.cmp(&b.reason)));
+        signals.sort_by(|a, b| {
+            b.weight
+                .total_cmp(&a.weight)
+                .then_with(|| a.reason.cmp(&b.reason))
+        });
         signals
             .into_iter()
             .chain(self.penalties.iter().cloned())
@@ -46,7 +58,10 @@ impl CandidateEvidence {
 
     /// The strongest reason.
     pub fn rule(&self) -> String {
-        self.reasons().into_iter().next().unwrap_or_else(|| "none".to_string())
+        self.reasons()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| "none".to_string())
     }
 }
 
@@ -65,7 +80,11 @@ impl Evidence {
     }
 
     fn entry(&mut self, customer_id: &str) -> &mut CandidateEvidence {
-        let pos = match self.candidates.iter().position(|c| c.customer_id == customer_id) {
+        let pos = match self
+            .candidates
+            .iter()
+            .position(|c| c.customer_id == customer_id)
+        {
             Some(pos) => pos,
             None => {
                 self.candidates.push(CandidateEvidence {
@@ -85,7 +104,10 @@ impl Evidence {
         let entry = self.entry(customer_id);
         match entry.signals.iter_mut().find(|s| s.reason == reason) {
             Some(s) => s.weight = s.weight.max(weight),
-            None => entry.signals.push(Signal { reason: reason.to_string(), weight }),
+            None => entry.signals.push(Signal {
+                reason: reason.to_string(),
+                weight,
+            }),
         }
     }
 
@@ -93,7 +115,10 @@ impl Evidence {
     pub fn penalize(&mut self, customer_id: &str, reason: &str, factor: f64) {
         let entry = self.entry(customer_id);
         if !entry.penalties.iter().any(|p| p.reason == reason) {
-            entry.penalties.push(Signal { reason: reason.to_string(), weight: factor });
+            entry.penalties.push(Signal {
+                reason: reason.to_string(),
+                weight: factor,
+            });
         }
     }
 
@@ -111,7 +136,9 @@ impl Evidence {
     pub fn ranked(&self) -> Vec<&CandidateEvidence> {
         let mut ranked: Vec<_> = self.candidates.iter().collect();
         ranked.sort_by(|a, b| {
-            b.score().total_cmp(&a.score()).then_with(|| a.customer_id.cmp(&b.customer_id))
+            b.score()
+                .total_cmp(&a.score())
+                .then_with(|| a.customer_id.cmp(&b.customer_id))
         });
         ranked
     }

@@ -15,6 +15,6 @@ pub mod schema;
 
 pub use error::{Error, Result};
 pub use money::{Currency, Money};
-pub use payment::{Payment, PaymentStatus, PayerPhone, ReferenceKind, ReferenceValue};
+pub use payment::{PayerPhone, Payment, PaymentStatus, ReferenceKind, ReferenceValue};
 pub use phone::{normalize_msisdn, phone_hash, Msisdn};
 pub use records::*;

@@ -259,7 +259,10 @@ mod tests {
         assert!(Money::parse("5000.50", Currency::UGX).is_err());
         assert!(Money::parse("10.005", Currency::KES).is_err());
         assert_eq!(
-            Money::parse("1,250.5", Currency::KES).unwrap().amount.to_string(),
+            Money::parse("1,250.5", Currency::KES)
+                .unwrap()
+                .amount
+                .to_string(),
             "1250.50"
         );
     }

@@ -83,11 +83,10 @@ pub fn normalize_msisdn(text: &str, default_country_code: &str) -> Result<Msisdn
         international = true;
         digits.drain(..2);
     }
-    let normalized = if international {
-        digits
-    } else if digits.starts_with(default_country_code)
-        && digits.len() == default_country_code.len() + NATIONAL_LENGTH
-    {
+    let already_international = international
+        || (digits.starts_with(default_country_code)
+            && digits.len() == default_country_code.len() + NATIONAL_LENGTH);
+    let normalized = if already_international {
         digits
     } else if digits.len() == NATIONAL_LENGTH + 1 && digits.starts_with('0') {
         format!("{default_country_code}{}", &digits[1..])
@@ -146,7 +145,14 @@ mod tests {
 
     #[test]
     fn rubbish_is_refused() {
-        for text in ["", "abc", "0712", "07123456789012345678", "+0712345678", "07x2345678"] {
+        for text in [
+            "",
+            "abc",
+            "0712",
+            "07123456789012345678",
+            "+0712345678",
+            "07x2345678",
+        ] {
             assert!(normalize_msisdn(text, "254").is_err(), "{text}");
         }
     }

@@ -19,3 +19,23 @@ pub fn all() -> Vec<(&'static str, Schema)> {
         ("dead_letter", schema_for!(DeadLetter)),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn committed_schemas_are_current() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schemas");
+        for (name, schema) in super::all() {
+            let path = dir.join(format!("{name}.schema.json"));
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            let current = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+            assert!(
+                committed == current,
+                "{} is stale: run `paymatch schemas --out docs/schemas`",
+                path.display()
+            );
+        }
+    }
+}

@@ -19,7 +19,13 @@ pub struct Cli {
     #[arg(long, global = true, env = "PAYMATCH_CONFIG")]
     pub config: Option<PathBuf>,
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value = "text", env = "PAYMATCH_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "PAYMATCH_LOG_FORMAT"
+    )]
     pub log_format: LogFormat,
     /// No progress bars.
     #[arg(long, global = true)]
@@ -119,7 +125,9 @@ pub enum Command {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PAYMATCH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -132,20 +140,59 @@ fn init_logging(format: LogFormat) {
 /// Whatever the subcommand reports, with context.
 pub fn run(cli: Cli) -> Result<()> {
     init_logging(cli.log_format);
-    let config = Config::load(cli.config.as_deref(), std::env::vars()).context("loading configuration")?;
+    let config =
+        Config::load(cli.config.as_deref(), std::env::vars()).context("loading configuration")?;
     let progress = !cli.quiet;
     match cli.command {
-        Command::Match { customers, invoices, payments, out, state } => {
-            let files = MatchFiles { customers, invoices, payments, out, state };
+        Command::Match {
+            customers,
+            invoices,
+            payments,
+            out,
+            state,
+        } => {
+            let files = MatchFiles {
+                customers,
+                invoices,
+                payments,
+                out,
+                state,
+            };
             let summary = embedded::run_match(&files, &config, progress)?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
         }
-        Command::Demo { dir, customers, payments, seed } => {
-            let report = demo::run(&dir, &GenerateOptions { customers, payments, seed }, &config, progress)?;
+        Command::Demo {
+            dir,
+            customers,
+            payments,
+            seed,
+        } => {
+            let report = demo::run(
+                &dir,
+                &GenerateOptions {
+                    customers,
+                    payments,
+                    seed,
+                },
+                &config,
+                progress,
+            )?;
             println!("{}", demo::render(&report));
         }
-        Command::Generate { out, customers, payments, seed } => {
-            let report = generator::generate(&GenerateOptions { customers, payments, seed }, &out)?;
+        Command::Generate {
+            out,
+            customers,
+            payments,
+            seed,
+        } => {
+            let report = generator::generate(
+                &GenerateOptions {
+                    customers,
+                    payments,
+                    seed,
+                },
+                &out,
+            )?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Eval { data, run, json } => {
@@ -163,7 +210,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 std::fs::write(&path, serde_json::to_string_pretty(&schema)? + "\n")
                     .with_context(|| format!("writing {}", path.display()))?;
             }
-            println!("wrote {} schemas to {}", model::schema::all().len(), out.display());
+            println!(
+                "wrote {} schemas to {}",
+                model::schema::all().len(),
+                out.display()
+            );
         }
         Command::Providers => {
             for name in crate::providers::Providers::default().names() {

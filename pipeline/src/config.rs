@@ -129,7 +129,10 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { block_cache_mb: 512, fuzzy_min_len: 5 }
+        StoreConfig {
+            block_cache_mb: 512,
+            fuzzy_min_len: 5,
+        }
     }
 }
 
@@ -139,7 +142,9 @@ const ENV_PREFIX: &str = "PAYMATCH_";
 /// reading the value as TOML when it parses (numbers, booleans) and as a
 /// string otherwise.
 fn set_path(table: &mut toml::Table, path: &[String], raw: &str) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut current = table;
     for p in parents {
         let entry = current
@@ -182,7 +187,9 @@ impl Config {
             None => toml::Table::new(),
         };
         for (name, value) in vars {
-            let Some(rest) = name.strip_prefix(ENV_PREFIX) else { continue };
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
             if !rest.contains("__") {
                 continue; // PAYMATCH_LOG and other flat variables are not config keys
             }
@@ -192,7 +199,8 @@ impl Config {
         Config::deserialize(toml::Value::Table(table)).map_err(|e| Error::Config {
             detail: format!(
                 "{}{e}",
-                path.map(|p| format!("{}: ", p.display())).unwrap_or_default()
+                path.map(|p| format!("{}: ", p.display()))
+                    .unwrap_or_default()
             ),
         })
     }
@@ -216,9 +224,18 @@ mod tests {
     #[test]
     fn environment_overrides_win() {
         let vars = [
-            ("PAYMATCH_MATCHING__AUTO_MATCH_THRESHOLD".to_string(), "0.9".to_string()),
-            ("PAYMATCH_PROVIDERS__TIME_ZONE".to_string(), "Africa/Kampala".to_string()),
-            ("PAYMATCH_ACCESS__TOLERANCE".to_string(), "\"5.00\"".to_string()),
+            (
+                "PAYMATCH_MATCHING__AUTO_MATCH_THRESHOLD".to_string(),
+                "0.9".to_string(),
+            ),
+            (
+                "PAYMATCH_PROVIDERS__TIME_ZONE".to_string(),
+                "Africa/Kampala".to_string(),
+            ),
+            (
+                "PAYMATCH_ACCESS__TOLERANCE".to_string(),
+                "\"5.00\"".to_string(),
+            ),
             ("PAYMATCH_LOG".to_string(), "debug".to_string()),
         ];
         let c = Config::load(None, vars).unwrap();
@@ -229,7 +246,10 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused() {
-        let vars = [("PAYMATCH_MATCHING__AUTO_MATCH_TRESHOLD".to_string(), "0.9".to_string())];
+        let vars = [(
+            "PAYMATCH_MATCHING__AUTO_MATCH_TRESHOLD".to_string(),
+            "0.9".to_string(),
+        )];
         let err = Config::load(None, vars).unwrap_err().to_string();
         assert!(err.contains("auto_match_treshold"), "{err}");
     }

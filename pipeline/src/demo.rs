@@ -28,7 +28,12 @@ pub struct DemoReport {
 ///
 /// # Errors
 /// As generation and `match`.
-pub fn run(dir: &Path, options: &GenerateOptions, config: &Config, progress: bool) -> Result<DemoReport> {
+pub fn run(
+    dir: &Path,
+    options: &GenerateOptions,
+    config: &Config,
+    progress: bool,
+) -> Result<DemoReport> {
     let data_dir = dir.join("data");
     let run_dir = dir.join("run");
     let data = generator::generate(options, &data_dir)?;
@@ -41,13 +46,23 @@ pub fn run(dir: &Path, options: &GenerateOptions, config: &Config, progress: boo
     };
     let summary = run_match(&files, config, progress)?;
     let scores = eval::evaluate(&data_dir, &run_dir)?;
-    Ok(DemoReport { data, summary, scores, data_dir, run_dir })
+    Ok(DemoReport {
+        data,
+        summary,
+        scores,
+        data_dir,
+        run_dir,
+    })
 }
 
 /// The few lines a person reads.
 pub fn render(r: &DemoReport) -> String {
     let s = &r.summary;
-    let applied: Vec<String> = s.amount_applied.iter().map(|(c, a)| format!("{a} {c}")).collect();
+    let applied: Vec<String> = s
+        .amount_applied
+        .iter()
+        .map(|(c, a)| format!("{a} {c}"))
+        .collect();
     format!(
         "paymatch demo: {customers} customers, {invoices} invoices, {payments} payment callbacks from 6 providers\n\
          \n  matched automatically   {matched:>7}   ({applied})\

@@ -89,7 +89,10 @@ impl JsonlWriter {
     fn create(dir: &Path, name: &str) -> Result<Self> {
         let path = dir.join(name);
         let file = File::create(&path).map_err(Error::io(&path))?;
-        Ok(JsonlWriter { out: BufWriter::with_capacity(1 << 20, file), path })
+        Ok(JsonlWriter {
+            out: BufWriter::with_capacity(1 << 20, file),
+            path,
+        })
     }
 
     fn write<T: Serialize>(&mut self, record: &T) -> Result<()> {
@@ -108,9 +111,11 @@ fn progress(len: u64, what: &str, show: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len);
-    let style = ProgressStyle::with_template("{msg:>10} [{bar:40}] {human_pos}/{human_len} {per_sec} eta {eta}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style = ProgressStyle::with_template(
+        "{msg:>10} [{bar:40}] {human_pos}/{human_len} {per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
     bar.set_style(style);
     bar.set_message(what.to_string());
     bar
@@ -125,7 +130,9 @@ fn for_each_line(path: &Path, mut f: impl FnMut(usize, &str) -> Result<()>) -> R
     let mut line_no = 0;
     loop {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(Error::io(path))?;
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(Error::io(path))?;
         if n == 0 {
             return Ok(());
         }
@@ -176,7 +183,12 @@ fn load_records<T: serde::de::DeserializeOwned>(
             Err(e) => {
                 refused += 1;
                 tracing::warn!(file = %path.display(), line, error = %e, "record refused");
-                rejected.write(&Rejected { file: path.display().to_string(), line, error: e.to_string(), input: text })?;
+                rejected.write(&Rejected {
+                    file: path.display().to_string(),
+                    line,
+                    error: e.to_string(),
+                    input: text,
+                })?;
             }
         }
         if writer.pending() >= 50_000 {
@@ -199,9 +211,19 @@ const COMMIT_EVERY: u64 = 4096;
 /// storage failure. Bad payment lines are not errors: they are dead letters.
 pub fn run_match(files: &MatchFiles, config: &Config, show_progress: bool) -> Result<Summary> {
     std::fs::create_dir_all(&files.out).map_err(Error::io(&files.out))?;
-    for input in [Some(&files.customers), files.invoices.as_ref(), Some(&files.payments)].into_iter().flatten() {
+    for input in [
+        Some(&files.customers),
+        files.invoices.as_ref(),
+        Some(&files.payments),
+    ]
+    .into_iter()
+    .flatten()
+    {
         if !input.is_file() {
-            return Err(Error::io(input)(std::io::Error::new(std::io::ErrorKind::NotFound, "input file not found")));
+            return Err(Error::io(input)(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "input file not found",
+            )));
         }
     }
     let opened = crate::store::open(files.state.clone(), config)?;
@@ -210,23 +232,41 @@ pub fn run_match(files: &MatchFiles, config: &Config, show_progress: bool) -> Re
     let mut rejected = JsonlWriter::create(&files.out, "rejected_records.jsonl")?;
 
     let started = Instant::now();
-    let (n, r) = load_records::<Customer>(&index, &files.customers, &mut rejected, show_progress, |w, c| w.upsert_customer(c))?;
+    let (n, r) = load_records::<Customer>(
+        &index,
+        &files.customers,
+        &mut rejected,
+        show_progress,
+        |w, c| w.upsert_customer(c),
+    )?;
     summary.customers_indexed = n;
     summary.records_rejected += r;
     if let Some(invoices) = &files.invoices {
-        let (n, r) = load_records::<Invoice>(&index, invoices, &mut rejected, show_progress, |w, i| w.upsert_invoice(i))?;
+        let (n, r) =
+            load_records::<Invoice>(&index, invoices, &mut rejected, show_progress, |w, i| {
+                w.upsert_invoice(i)
+            })?;
         summary.invoices_indexed = n;
         summary.records_rejected += r;
     }
     rejected.finish()?;
     summary.index_seconds = started.elapsed().as_secs_f64();
-    tracing::info!(customers = summary.customers_indexed, invoices = summary.invoices_indexed, seconds = summary.index_seconds, "index loaded");
+    tracing::info!(
+        customers = summary.customers_indexed,
+        invoices = summary.invoices_indexed,
+        seconds = summary.index_seconds,
+        "index loaded"
+    );
 
     let mut decisions = JsonlWriter::create(&files.out, "decisions.jsonl")?;
     let mut commands = JsonlWriter::create(&files.out, "access_commands.jsonl")?;
     let mut ledger = JsonlWriter::create(&files.out, "ledger.jsonl")?;
     let mut dlq = JsonlWriter::create(&files.out, "dlq.jsonl")?;
-    let mut stage1 = Stage1::new(index.clone(), config.providers.clone(), config.matching.clone());
+    let mut stage1 = Stage1::new(
+        index.clone(),
+        config.providers.clone(),
+        config.matching.clone(),
+    );
     let mut stage2 = Stage2::new(index.clone(), config.access.clone());
     let bar = progress(count_lines(&files.payments), "payments", show_progress);
     let started = Instant::now();
@@ -237,18 +277,29 @@ pub fn run_match(files: &MatchFiles, config: &Config, show_progress: bool) -> Re
         match stage1.process(text, now)? {
             Routed::DeadLetter(letter) => {
                 summary.dead_letters += 1;
-                *summary.dead_letters_by_kind.entry(letter.error_kind.clone().unwrap_or_default()).or_default() += 1;
+                *summary
+                    .dead_letters_by_kind
+                    .entry(letter.error_kind.clone().unwrap_or_default())
+                    .or_default() += 1;
                 dlq.write(&letter)?;
             }
             Routed::Decided { mut decision, .. } => {
                 let applied = stage2.apply(&decision, now)?;
                 decision.allocations = applied.allocations;
                 if decision.outcome == Outcome::Matched {
-                    *summary.amount_applied.entry(decision.currency.to_string()).or_default() += decision.amount;
+                    *summary
+                        .amount_applied
+                        .entry(decision.currency.to_string())
+                        .or_default() += decision.amount;
                 }
                 let outcome = decision.outcome.as_str().to_string();
                 *summary.outcomes.entry(outcome.clone()).or_default() += 1;
-                *summary.by_provider.entry(decision.provider.clone()).or_default().entry(outcome).or_default() += 1;
+                *summary
+                    .by_provider
+                    .entry(decision.provider.clone())
+                    .or_default()
+                    .entry(outcome)
+                    .or_default() += 1;
                 decisions.write(&decision)?;
                 for c in &applied.commands {
                     commands.write(c)?;

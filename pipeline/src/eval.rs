@@ -33,7 +33,11 @@ pub struct Ratio {
 
 impl Ratio {
     fn new(hits: u64, of: u64) -> Ratio {
-        let percent = if of == 0 { 100.0 } else { (hits as f64 * 10_000.0 / of as f64).round() / 100.0 };
+        let percent = if of == 0 {
+            100.0
+        } else {
+            (hits as f64 * 10_000.0 / of as f64).round() / 100.0
+        };
         Ratio { hits, of, percent }
     }
 }
@@ -79,7 +83,11 @@ fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
         if line.trim().is_empty() {
             continue;
         }
-        let record = serde_json::from_str(&line).map_err(|e| Error::BadRecord { path: path.to_path_buf(), line: i + 1, detail: e.to_string() })?;
+        let record = serde_json::from_str(&line).map_err(|e| Error::BadRecord {
+            path: path.to_path_buf(),
+            line: i + 1,
+            detail: e.to_string(),
+        })?;
         out.push(record);
     }
     Ok(out)
@@ -111,9 +119,17 @@ pub fn evaluate(data_dir: &Path, run_dir: &Path) -> Result<Scores> {
             expected_dead += 1;
             continue;
         }
-        let decision = t.payment_id.as_deref().and_then(|id| by_id.get_mut(id)).and_then(VecDeque::pop_front);
+        let decision = t
+            .payment_id
+            .as_deref()
+            .and_then(|id| by_id.get_mut(id))
+            .and_then(VecDeque::pop_front);
         let actual = decision.map_or("dead_letter_or_lost", |d| d.outcome.as_str());
-        *s.confusion.entry(format!("{:?}", t.expected).to_lowercase()).or_default().entry(actual.to_string()).or_default() += 1;
+        *s.confusion
+            .entry(format!("{:?}", t.expected).to_lowercase())
+            .or_default()
+            .entry(actual.to_string())
+            .or_default() += 1;
         let Some(d) = decision else {
             s.lost += 1;
             continue;
@@ -124,14 +140,18 @@ pub fn evaluate(data_dir: &Path, run_dir: &Path) -> Result<Scores> {
             if right {
                 matched_right += 1;
             } else {
-                *s.wrong_matches_by_scenario.entry(t.scenario.clone()).or_default() += 1;
+                *s.wrong_matches_by_scenario
+                    .entry(t.scenario.clone())
+                    .or_default() += 1;
             }
             if t.customer_id.is_none() {
                 s.unknown_payers_matched += 1;
             }
         }
         let bucket = match t.expected {
-            Expected::Matched if t.deterministic => Some(("deterministic", d.outcome == Outcome::Matched && right)),
+            Expected::Matched if t.deterministic => {
+                Some(("deterministic", d.outcome == Outcome::Matched && right))
+            }
             Expected::Matched => Some(("fuzzy", d.outcome == Outcome::Matched && right)),
             Expected::Duplicate => Some(("duplicate", d.outcome == Outcome::Duplicate)),
             Expected::Failed => Some(("failed", d.outcome == Outcome::Failed)),
@@ -149,7 +169,11 @@ pub fn evaluate(data_dir: &Path, run_dir: &Path) -> Result<Scores> {
             }
         }
     }
-    let ratio = |name: &str| counters.get(name).map_or(Ratio::new(0, 0), |(h, o)| Ratio::new(*h, *o));
+    let ratio = |name: &str| {
+        counters
+            .get(name)
+            .map_or(Ratio::new(0, 0), |(h, o)| Ratio::new(*h, *o))
+    };
     s.auto_match_precision = Ratio::new(matched_right, matched);
     s.recall_deterministic = ratio("deterministic");
     s.recall_fuzzy = ratio("fuzzy");
@@ -164,8 +188,14 @@ pub fn evaluate(data_dir: &Path, run_dir: &Path) -> Result<Scores> {
         *owed.entry(i.customer_id.as_str()).or_default() += i.amount;
     }
     let mut ideal = HashSet::new();
-    for c in customers.iter().filter(|c| c.status == CustomerStatus::Suspended) {
-        let due = owed.get(c.customer_id.as_str()).copied().unwrap_or_default();
+    for c in customers
+        .iter()
+        .filter(|c| c.status == CustomerStatus::Suspended)
+    {
+        let due = owed
+            .get(c.customer_id.as_str())
+            .copied()
+            .unwrap_or_default();
         if paid.get(&c.customer_id).is_some_and(|p| *p >= due) {
             for svc in &c.services {
                 ideal.insert((c.customer_id.clone(), svc.service_id.clone()));
@@ -175,7 +205,9 @@ pub fn evaluate(data_dir: &Path, run_dir: &Path) -> Result<Scores> {
     let mut issued = HashSet::new();
     let mut ids = HashSet::new();
     for c in &commands {
-        if !ids.insert(c.command_id.clone()) || !issued.insert((c.customer_id.clone(), c.service_id.clone())) {
+        if !ids.insert(c.command_id.clone())
+            || !issued.insert((c.customer_id.clone(), c.service_id.clone()))
+        {
             s.restores_repeated += 1;
         }
     }
@@ -192,11 +224,17 @@ pub fn render(s: &Scores) -> String {
         format!("auto-match precision        {}", r(&s.auto_match_precision)),
         format!("recall, deterministic       {}", r(&s.recall_deterministic)),
         format!("recall, typo + name         {}", r(&s.recall_fuzzy)),
-        format!("unknown payers matched      {:>7}", s.unknown_payers_matched),
+        format!(
+            "unknown payers matched      {:>7}",
+            s.unknown_payers_matched
+        ),
         format!("redeliveries caught         {}", r(&s.redeliveries_caught)),
         format!("failures recognised         {}", r(&s.failures_recognised)),
         format!("refunds recognised          {}", r(&s.reversals_recognised)),
-        format!("malformed dead-lettered     {}", r(&s.malformed_dead_lettered)),
+        format!(
+            "malformed dead-lettered     {}",
+            r(&s.malformed_dead_lettered)
+        ),
         format!("payments lost               {:>7}", s.lost),
         format!("restore precision           {}", r(&s.restore_precision)),
         format!("restore recall              {}", r(&s.restore_recall)),

@@ -23,9 +23,16 @@ pub const STAGE_SECONDS: &str = "paymatch_stage_seconds";
 /// Describes every metric to the installed recorder.
 pub fn describe() {
     metrics::describe_counter!(PAYMENTS, "Payments decided, by provider and outcome");
-    metrics::describe_counter!(DEAD_LETTERS, "Inputs refused to the dead-letter queue, by kind");
+    metrics::describe_counter!(
+        DEAD_LETTERS,
+        "Inputs refused to the dead-letter queue, by kind"
+    );
     metrics::describe_counter!(RESTORES, "Restore commands issued");
-    metrics::describe_histogram!(STAGE_SECONDS, metrics::Unit::Seconds, "Time per batch in a stage");
+    metrics::describe_histogram!(
+        STAGE_SECONDS,
+        metrics::Unit::Seconds,
+        "Time per batch in a stage"
+    );
 }
 
 /// One payment decided.

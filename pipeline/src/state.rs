@@ -30,7 +30,12 @@ pub struct StateTable<T> {
 impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
     /// A view of `table`.
     pub fn new(store: Arc<dyn KvStore>, table: Table) -> Self {
-        StateTable { store, table, pending: HashMap::new(), _values: PhantomData }
+        StateTable {
+            store,
+            table,
+            pending: HashMap::new(),
+            _values: PhantomData,
+        }
     }
 
     /// The value under `key`, pending writes first.
@@ -67,7 +72,11 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
     /// Moves pending writes into `batch`.
     pub fn drain_into(&mut self, batch: &mut Batch) {
         for (k, v) in self.pending.drain() {
-            batch.put(self.table, k.into_bytes(), serde_json::to_vec(&v).unwrap_or_default());
+            batch.put(
+                self.table,
+                k.into_bytes(),
+                serde_json::to_vec(&v).unwrap_or_default(),
+            );
         }
     }
 
@@ -78,7 +87,11 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
     pub fn flush(&mut self) -> Result<()> {
         let mut batch = Batch::default();
         for (k, v) in &self.pending {
-            batch.put(self.table, k.as_bytes().to_vec(), serde_json::to_vec(v).unwrap_or_default());
+            batch.put(
+                self.table,
+                k.as_bytes().to_vec(),
+                serde_json::to_vec(v).unwrap_or_default(),
+            );
         }
         self.store.write(batch)?;
         self.pending.clear();

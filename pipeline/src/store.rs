@@ -47,7 +47,11 @@ pub fn open(dir: Option<PathBuf>, config: &Config) -> Result<OpenedStore> {
         disable_wal: true,
     };
     let store = RocksStore::open(&options)?;
-    Ok(OpenedStore { store: Arc::new(store), path, _temporary: temporary })
+    Ok(OpenedStore {
+        store: Arc::new(store),
+        path,
+        _temporary: temporary,
+    })
 }
 
 /// The customer index over a store, shaped by the configuration.

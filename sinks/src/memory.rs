@@ -44,11 +44,17 @@ impl AccessSink for MemorySink {
         let status = if repeat {
             AccessResultStatus::Skipped
         } else {
-            self.applied.insert(command.command_id.clone(), command.action);
-            self.state.insert(command.service_id.clone(), command.action);
+            self.applied
+                .insert(command.command_id.clone(), command.action);
+            self.state
+                .insert(command.service_id.clone(), command.action);
             AccessResultStatus::Applied
         };
-        let detail = if repeat { "already applied" } else { "applied in memory" };
+        let detail = if repeat {
+            "already applied"
+        } else {
+            "applied in memory"
+        };
         Ok(AccessResult {
             command_id: command.command_id.clone(),
             sink: NAME.to_string(),
@@ -77,8 +83,14 @@ mod tests {
             issued_at: Utc::now(),
         };
         let mut sink = MemorySink::new();
-        assert_eq!(sink.apply(&command).unwrap().status, AccessResultStatus::Applied);
-        assert_eq!(sink.apply(&command).unwrap().status, AccessResultStatus::Skipped);
+        assert_eq!(
+            sink.apply(&command).unwrap().status,
+            AccessResultStatus::Applied
+        );
+        assert_eq!(
+            sink.apply(&command).unwrap().status,
+            AccessResultStatus::Skipped
+        );
         assert_eq!(sink.applied(), 1);
         assert_eq!(sink.state_of("S-1"), Some(AccessAction::Restore));
     }

@@ -27,12 +27,17 @@ pub fn paymatch_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf();
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>")
+            .to_path_buf();
         let bin = profile_dir.join("paymatch");
         if !bin.exists() {
             let release = profile_dir.file_name().is_some_and(|n| n == "release");
             let mut cmd = Command::new(env!("CARGO"));
-            cmd.args(["build", "-p", "pipeline", "--bin", "paymatch"]).current_dir(repo_root());
+            cmd.args(["build", "-p", "pipeline", "--bin", "paymatch"])
+                .current_dir(repo_root());
             if release {
                 cmd.arg("--release");
             }
@@ -51,14 +56,20 @@ pub fn paymatch(args: &[&str]) -> Result<Output> {
         .output()
         .context("running paymatch")?;
     if !out.status.success() {
-        bail!("paymatch {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "paymatch {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(out)
 }
 
 /// A working directory removed when dropped.
 pub fn workdir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("paymatch-test-").tempdir().expect("temporary directory")
+    tempfile::Builder::new()
+        .prefix("paymatch-test-")
+        .tempdir()
+        .expect("temporary directory")
 }
 
 /// Reads a JSONL file.

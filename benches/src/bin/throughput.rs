@@ -44,16 +44,25 @@ fn peak_rss_mib() -> f64 {
 
 fn read_lines(path: &std::path::Path) -> Result<Vec<String>> {
     let file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
-    Ok(std::io::BufReader::new(file).lines().collect::<Result<Vec<_>, _>>()?)
+    Ok(std::io::BufReader::new(file)
+        .lines()
+        .collect::<Result<Vec<_>, _>>()?)
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
     let temp = tempfile::tempdir()?;
-    let data = args.data.clone().unwrap_or_else(|| temp.path().join("data"));
+    let data = args
+        .data
+        .clone()
+        .unwrap_or_else(|| temp.path().join("data"));
     if !data.join("payments.jsonl").exists() {
         let started = Instant::now();
-        let options = GenerateOptions { customers: args.customers, payments: args.payments, seed: args.seed };
+        let options = GenerateOptions {
+            customers: args.customers,
+            payments: args.payments,
+            seed: args.seed,
+        };
         generator::generate(&options, &data)?;
         eprintln!("generated in {:.1}s", started.elapsed().as_secs_f64());
     }
@@ -81,7 +90,11 @@ fn main() -> Result<()> {
     let index_seconds = started.elapsed().as_secs_f64();
 
     let payments = read_lines(&data.join("payments.jsonl"))?;
-    let mut stage1 = Stage1::new(index.clone(), config.providers.clone(), config.matching.clone());
+    let mut stage1 = Stage1::new(
+        index.clone(),
+        config.providers.clone(),
+        config.matching.clone(),
+    );
     let now = Utc::now();
     let mut decisions = Vec::with_capacity(payments.len());
     let started = Instant::now();
@@ -110,11 +123,23 @@ fn main() -> Result<()> {
 
     let n = payments.len() as f64;
     println!("customers indexed            {customers}");
-    println!("index build                  {index_seconds:.1} s ({:.0} customers/s)", customers as f64 / index_seconds);
+    println!(
+        "index build                  {index_seconds:.1} s ({:.0} customers/s)",
+        customers as f64 / index_seconds
+    );
     println!("payments                     {}", payments.len());
-    println!("stage 1 (normalize+dedupe+match) {stage1_seconds:.2} s = {:.0} payments/s on one core", n / stage1_seconds);
-    println!("stage 2 (allocate+policy)    {stage2_seconds:.2} s = {:.0} decisions/s", decisions.len() as f64 / stage2_seconds);
-    println!("both stages                  {:.0} payments/s", n / (stage1_seconds + stage2_seconds));
+    println!(
+        "stage 1 (normalize+dedupe+match) {stage1_seconds:.2} s = {:.0} payments/s on one core",
+        n / stage1_seconds
+    );
+    println!(
+        "stage 2 (allocate+policy)    {stage2_seconds:.2} s = {:.0} decisions/s",
+        decisions.len() as f64 / stage2_seconds
+    );
+    println!(
+        "both stages                  {:.0} payments/s",
+        n / (stage1_seconds + stage2_seconds)
+    );
     println!("restore commands             {restores}");
     println!("peak memory (VmHWM)          {:.0} MiB", peak_rss_mib());
     Ok(())

@@ -69,10 +69,16 @@ impl RefTarget {
     pub fn encode(&self) -> Vec<u8> {
         match self {
             RefTarget::Account { customer_id } => format!("A{SEP}{customer_id}"),
-            RefTarget::Invoice { customer_id, invoice_id } => {
+            RefTarget::Invoice {
+                customer_id,
+                invoice_id,
+            } => {
                 format!("I{SEP}{customer_id}{SEP}{invoice_id}")
             }
-            RefTarget::Username { customer_id, service_id } => {
+            RefTarget::Username {
+                customer_id,
+                service_id,
+            } => {
                 format!("U{SEP}{customer_id}{SEP}{service_id}")
             }
         }
@@ -87,8 +93,14 @@ impl RefTarget {
         let customer_id = parts.next()?.to_string();
         match (tag, parts.next()) {
             ("A", None) => Some(RefTarget::Account { customer_id }),
-            ("I", Some(id)) => Some(RefTarget::Invoice { customer_id, invoice_id: id.to_string() }),
-            ("U", Some(id)) => Some(RefTarget::Username { customer_id, service_id: id.to_string() }),
+            ("I", Some(id)) => Some(RefTarget::Invoice {
+                customer_id,
+                invoice_id: id.to_string(),
+            }),
+            ("U", Some(id)) => Some(RefTarget::Username {
+                customer_id,
+                service_id: id.to_string(),
+            }),
             _ => None,
         }
     }
@@ -150,7 +162,9 @@ fn reference_keys(rules: &KeyRules, text: &str, target: &RefTarget, out: &mut Ke
 /// The keys a customer record writes.
 pub fn customer_keys(rules: &KeyRules, c: &Customer) -> KeyPairs {
     let mut out = Vec::new();
-    let account = RefTarget::Account { customer_id: c.customer_id.clone() };
+    let account = RefTarget::Account {
+        customer_id: c.customer_id.clone(),
+    };
     if let Some(number) = &c.account_number {
         reference_keys(rules, number, &account, &mut out);
     }
@@ -169,7 +183,12 @@ pub fn customer_keys(rules: &KeyRules, c: &Customer) -> KeyPairs {
             out.push((key('h', &m.hash()), id.clone()));
         }
     }
-    if let Some(stripe) = c.stripe_customer_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    if let Some(stripe) = c
+        .stripe_customer_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         out.push((key('s', stripe), id.clone()));
     }
     dedup(out)
@@ -186,7 +205,10 @@ pub fn invoice_keys(rules: &KeyRules, inv: &Invoice) -> KeyPairs {
         reference_keys(rules, number, &target, &mut out);
     }
     reference_keys(rules, &inv.invoice_id, &target, &mut out);
-    out.push((key('o', &inv.customer_id), inv.invoice_id.as_bytes().to_vec()));
+    out.push((
+        key('o', &inv.customer_id),
+        inv.invoice_id.as_bytes().to_vec(),
+    ));
     dedup(out)
 }
 
@@ -210,9 +232,17 @@ mod tests {
     #[test]
     fn targets_round_trip() {
         for t in [
-            RefTarget::Account { customer_id: "C1".into() },
-            RefTarget::Invoice { customer_id: "C1".into(), invoice_id: "I-9".into() },
-            RefTarget::Username { customer_id: "C1".into(), service_id: "S-7".into() },
+            RefTarget::Account {
+                customer_id: "C1".into(),
+            },
+            RefTarget::Invoice {
+                customer_id: "C1".into(),
+                invoice_id: "I-9".into(),
+            },
+            RefTarget::Username {
+                customer_id: "C1".into(),
+                service_id: "S-7".into(),
+            },
         ] {
             assert_eq!(RefTarget::decode(&t.encode()), Some(t));
         }

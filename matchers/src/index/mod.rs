@@ -27,7 +27,10 @@ pub struct FuzzyBounds {
 
 impl Default for FuzzyBounds {
     fn default() -> Self {
-        FuzzyBounds { max_members_per_key: 64, max_candidates: 32 }
+        FuzzyBounds {
+            max_members_per_key: 64,
+            max_candidates: 32,
+        }
     }
 }
 
@@ -54,7 +57,11 @@ fn utf8(bytes: Vec<u8>) -> Option<String> {
 impl CustomerIndex {
     /// An index over a store.
     pub fn new(store: Arc<dyn KvStore>, rules: KeyRules, bounds: FuzzyBounds) -> Self {
-        CustomerIndex { store, rules, bounds }
+        CustomerIndex {
+            store,
+            rules,
+            bounds,
+        }
     }
 
     /// The store underneath (shared with dedupe and stage state).
@@ -69,7 +76,12 @@ impl CustomerIndex {
 
     /// Starts a batch of record changes.
     pub fn writer(&self) -> IndexWriter<'_> {
-        IndexWriter { index: self, batch: Batch::default(), customers: HashMap::new(), invoices: HashMap::new() }
+        IndexWriter {
+            index: self,
+            batch: Batch::default(),
+            customers: HashMap::new(),
+            invoices: HashMap::new(),
+        }
     }
 
     /// A customer record.
@@ -101,7 +113,9 @@ impl CustomerIndex {
     /// # Errors
     /// A storage failure or a corrupt record.
     pub fn invoices_of(&self, customer_id: &str) -> Result<Vec<Invoice>> {
-        let ids = self.store.get_set(Table::Refs, &keys::key('o', customer_id))?;
+        let ids = self
+            .store
+            .get_set(Table::Refs, &keys::key('o', customer_id))?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids.into_iter().filter_map(utf8) {
             if let Some(inv) = self.invoice(&id)? {
@@ -111,8 +125,11 @@ impl CustomerIndex {
             }
         }
         out.sort_by(|a, b| {
-            (a.due_at.unwrap_or(a.issued_at), a.issued_at, &a.invoice_id)
-                .cmp(&(b.due_at.unwrap_or(b.issued_at), b.issued_at, &b.invoice_id))
+            (a.due_at.unwrap_or(a.issued_at), a.issued_at, &a.invoice_id).cmp(&(
+                b.due_at.unwrap_or(b.issued_at),
+                b.issued_at,
+                &b.invoice_id,
+            ))
         });
         Ok(out)
     }
@@ -132,7 +149,10 @@ impl CustomerIndex {
             return Ok(Vec::new());
         }
         let members = self.store.get_set(Table::Refs, &keys::key(family, value))?;
-        Ok(members.iter().filter_map(|m| RefTarget::decode(m)).collect())
+        Ok(members
+            .iter()
+            .filter_map(|m| RefTarget::decode(m))
+            .collect())
     }
 
     /// What a reference points at, ignoring only case and punctuation.
@@ -167,10 +187,12 @@ impl CustomerIndex {
         let mut near: Vec<String> = Vec::new();
         for probe in probes {
             let members = self.store.get_set(Table::Refs, &keys::key('f', &probe))?;
-            for m in members.into_iter().take(self.bounds.max_members_per_key).filter_map(utf8) {
-                if m != canonical
-                    && !near.contains(&m)
-                    && strsim::osa_distance(&m, canonical) == 1
+            for m in members
+                .into_iter()
+                .take(self.bounds.max_members_per_key)
+                .filter_map(utf8)
+            {
+                if m != canonical && !near.contains(&m) && strsim::osa_distance(&m, canonical) == 1
                 {
                     near.push(m);
                 }
@@ -253,7 +275,8 @@ impl IndexWriter<'_> {
             // Fuzzy keys only hint at canonical references, which are checked
             // on lookup; stale hints are harmless, so they are left.
             if pair.0.first() != Some(&b'f') {
-                self.batch.set_remove(Table::Refs, pair.0.clone(), pair.1.clone());
+                self.batch
+                    .set_remove(Table::Refs, pair.0.clone(), pair.1.clone());
             }
         }
         for pair in new.into_iter().filter(|p| !old.contains(p)) {
@@ -268,12 +291,16 @@ impl IndexWriter<'_> {
     pub fn upsert_customer(&mut self, customer: Customer) -> Result<()> {
         let rules = &self.index.rules;
         let old = self.old_customer(&customer.customer_id)?;
-        let old_keys = old.map(|c| keys::customer_keys(rules, &c)).unwrap_or_default();
+        let old_keys = old
+            .map(|c| keys::customer_keys(rules, &c))
+            .unwrap_or_default();
         let new_keys = keys::customer_keys(rules, &customer);
         self.apply_keys(old_keys, new_keys);
         let bytes = serde_json::to_vec(&customer).unwrap_or_default();
-        self.batch.put(Table::Customers, customer.customer_id.as_bytes(), bytes);
-        self.customers.insert(customer.customer_id.clone(), Some(customer));
+        self.batch
+            .put(Table::Customers, customer.customer_id.as_bytes(), bytes);
+        self.customers
+            .insert(customer.customer_id.clone(), Some(customer));
         Ok(())
     }
 
@@ -298,12 +325,16 @@ impl IndexWriter<'_> {
     pub fn upsert_invoice(&mut self, invoice: Invoice) -> Result<()> {
         let rules = &self.index.rules;
         let old = self.old_invoice(&invoice.invoice_id)?;
-        let old_keys = old.map(|i| keys::invoice_keys(rules, &i)).unwrap_or_default();
+        let old_keys = old
+            .map(|i| keys::invoice_keys(rules, &i))
+            .unwrap_or_default();
         let new_keys = keys::invoice_keys(rules, &invoice);
         self.apply_keys(old_keys, new_keys);
         let bytes = serde_json::to_vec(&invoice).unwrap_or_default();
-        self.batch.put(Table::Invoices, invoice.invoice_id.as_bytes(), bytes);
-        self.invoices.insert(invoice.invoice_id.clone(), Some(invoice));
+        self.batch
+            .put(Table::Invoices, invoice.invoice_id.as_bytes(), bytes);
+        self.invoices
+            .insert(invoice.invoice_id.clone(), Some(invoice));
         Ok(())
     }
 

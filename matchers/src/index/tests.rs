@@ -15,7 +15,10 @@ pub(crate) fn customer(id: &str, account: &str, name: &str, phone: &str) -> Cust
         stripe_customer_id: None,
         services: vec![Service {
             service_id: format!("S-{id}"),
-            username: format!("{}.pppoe", name.split(' ').next().unwrap_or("x").to_lowercase()),
+            username: format!(
+                "{}.pppoe",
+                name.split(' ').next().unwrap_or("x").to_lowercase()
+            ),
             nas_id: Some("nas-1".into()),
             plan: None,
         }],
@@ -39,15 +42,25 @@ pub(crate) fn invoice(id: &str, customer: &str, number: &str, amount: i64) -> In
 }
 
 pub(crate) fn rules() -> KeyRules {
-    KeyRules { default_country_code: "254".into(), fuzzy_min_len: 5 }
+    KeyRules {
+        default_country_code: "254".into(),
+        fuzzy_min_len: 5,
+    }
 }
 
 pub(crate) fn memory_index() -> CustomerIndex {
-    CustomerIndex::new(Arc::new(MemoryStore::new()), rules(), FuzzyBounds::default())
+    CustomerIndex::new(
+        Arc::new(MemoryStore::new()),
+        rules(),
+        FuzzyBounds::default(),
+    )
 }
 
 fn ids(targets: Vec<RefTarget>) -> Vec<String> {
-    let mut v: Vec<_> = targets.iter().map(|t| t.customer_id().to_string()).collect();
+    let mut v: Vec<_> = targets
+        .iter()
+        .map(|t| t.customer_id().to_string())
+        .collect();
     v.sort();
     v.dedup();
     v
@@ -55,22 +68,38 @@ fn ids(targets: Vec<RefTarget>) -> Vec<String> {
 
 fn exercise(index: &CustomerIndex) {
     let mut w = index.writer();
-    w.upsert_customer(customer("C1", "ACC10023", "Jane Wanjiru Doe", "0712345678")).unwrap();
-    w.upsert_customer(customer("C2", "ACC10024", "Peter Otieno", "+254722000111")).unwrap();
-    w.upsert_invoice(invoice("INV-1", "C1", "INV000123", 2500)).unwrap();
+    w.upsert_customer(customer("C1", "ACC10023", "Jane Wanjiru Doe", "0712345678"))
+        .unwrap();
+    w.upsert_customer(customer("C2", "ACC10024", "Peter Otieno", "+254722000111"))
+        .unwrap();
+    w.upsert_invoice(invoice("INV-1", "C1", "INV000123", 2500))
+        .unwrap();
     w.commit().unwrap();
 
     assert_eq!(ids(index.lookup_exact("ACC10023").unwrap()), ["C1"]);
     assert_eq!(ids(index.lookup_exact("INV000123").unwrap()), ["C1"]);
     assert_eq!(ids(index.lookup_exact("JANEPPPOE").unwrap()), ["C1"]);
-    assert_eq!(ids(index.lookup_canonical(&model::reference::canonical("acc 1oo23")).unwrap()), ["C1"]);
+    assert_eq!(
+        ids(index
+            .lookup_canonical(&model::reference::canonical("acc 1oo23"))
+            .unwrap()),
+        ["C1"]
+    );
     assert_eq!(index.by_phone("254712345678").unwrap(), ["C1"]);
-    assert_eq!(index.by_phone_hash(&model::phone_hash("254722000111")).unwrap(), ["C2"]);
+    assert_eq!(
+        index
+            .by_phone_hash(&model::phone_hash("254722000111"))
+            .unwrap(),
+        ["C2"]
+    );
     assert_eq!(index.open_invoices("C1").unwrap().len(), 1);
 
     // A typo finds both neighbours; a transposition finds its account.
     let near = index.lookup_fuzzy("ACC10025").unwrap();
-    let mut near_ids: Vec<_> = near.iter().map(|(_, t)| t.customer_id().to_string()).collect();
+    let mut near_ids: Vec<_> = near
+        .iter()
+        .map(|(_, t)| t.customer_id().to_string())
+        .collect();
     near_ids.sort();
     near_ids.dedup();
     assert_eq!(near_ids, ["C1", "C2"]);
@@ -94,7 +123,10 @@ fn exercise(index: &CustomerIndex) {
     assert!(index.by_phone("254722000111").unwrap().is_empty());
     assert!(index.customer("C2").unwrap().is_none());
     assert!(index.open_invoices("C1").unwrap().is_empty());
-    assert_eq!(index.customer("C1").unwrap().unwrap().status, CustomerStatus::Suspended);
+    assert_eq!(
+        index.customer("C1").unwrap().unwrap().status,
+        CustomerStatus::Suspended
+    );
     // Stale fuzzy hints for the deleted account never surface.
     assert!(index.lookup_fuzzy("ACC10025").unwrap().is_empty());
 }
@@ -108,7 +140,11 @@ fn memory_backend_indexes_updates_and_deletes() {
 fn rocksdb_backend_indexes_updates_and_deletes() {
     let dir = tempfile::tempdir().unwrap();
     let store = RocksStore::open(&RocksOptions::new(dir.path())).unwrap();
-    exercise(&CustomerIndex::new(Arc::new(store), rules(), FuzzyBounds::default()));
+    exercise(&CustomerIndex::new(
+        Arc::new(store),
+        rules(),
+        FuzzyBounds::default(),
+    ));
 }
 
 #[test]
@@ -118,7 +154,8 @@ fn rocksdb_index_survives_reopen() {
         let store = RocksStore::open(&RocksOptions::new(dir.path())).unwrap();
         let index = CustomerIndex::new(Arc::new(store), rules(), FuzzyBounds::default());
         let mut w = index.writer();
-        w.upsert_customer(customer("C1", "ACC10023", "Jane Doe", "0712345678")).unwrap();
+        w.upsert_customer(customer("C1", "ACC10023", "Jane Doe", "0712345678"))
+            .unwrap();
         w.commit().unwrap();
         index.store().flush().unwrap();
     }
@@ -131,8 +168,10 @@ fn rocksdb_index_survives_reopen() {
 fn several_versions_in_one_batch_fold() {
     let index = memory_index();
     let mut w = index.writer();
-    w.upsert_customer(customer("C1", "ACC1", "Jane Doe", "0712345678")).unwrap();
-    w.upsert_customer(customer("C1", "ACC2", "Jane Doe", "0712345678")).unwrap();
+    w.upsert_customer(customer("C1", "ACC1", "Jane Doe", "0712345678"))
+        .unwrap();
+    w.upsert_customer(customer("C1", "ACC2", "Jane Doe", "0712345678"))
+        .unwrap();
     w.commit().unwrap();
     assert!(index.lookup_exact("ACC1").unwrap().is_empty());
     assert_eq!(ids(index.lookup_exact("ACC2").unwrap()), ["C1"]);

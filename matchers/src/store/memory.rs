@@ -86,7 +86,10 @@ mod tests {
         b.set_add(Table::Refs, b"k".to_vec(), b"b".to_vec());
         b.set_remove(Table::Refs, b"k".to_vec(), b"a".to_vec());
         store.write(b).unwrap();
-        assert_eq!(store.get_set(Table::Refs, b"k").unwrap(), vec![b"b".to_vec()]);
+        assert_eq!(
+            store.get_set(Table::Refs, b"k").unwrap(),
+            vec![b"b".to_vec()]
+        );
         assert!(store.get_set(Table::Refs, b"missing").unwrap().is_empty());
     }
 }

@@ -86,8 +86,14 @@ impl Batch {
         self.ops.push(Op::SetAdd(table, key.into(), member.into()));
     }
     /// Queues a set removal.
-    pub fn set_remove(&mut self, table: Table, key: impl Into<Vec<u8>>, member: impl Into<Vec<u8>>) {
-        self.ops.push(Op::SetRemove(table, key.into(), member.into()));
+    pub fn set_remove(
+        &mut self,
+        table: Table,
+        key: impl Into<Vec<u8>>,
+        member: impl Into<Vec<u8>>,
+    ) {
+        self.ops
+            .push(Op::SetRemove(table, key.into(), member.into()));
     }
     /// Number of queued writes.
     pub fn len(&self) -> usize {

@@ -127,9 +127,10 @@ impl KvStore for RocksStore {
         prefix: &[u8],
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()> {
-        let iter = self
-            .db
-            .iterator_cf(self.cf(table), IteratorMode::From(prefix, Direction::Forward));
+        let iter = self.db.iterator_cf(
+            self.cf(table),
+            IteratorMode::From(prefix, Direction::Forward),
+        );
         for item in iter {
             let (key, value) = item?;
             if !key.starts_with(prefix) || !visit(&key, &value) {

@@ -59,7 +59,11 @@ impl Matcher for Amount {
                 equal_one |= invoice.amount == payment.money.amount;
             }
             if equal_one || (total > Decimal::ZERO && total == payment.money.amount) {
-                evidence.support(&id, "amount_matches_invoice", config.weights.amount_matches_invoice);
+                evidence.support(
+                    &id,
+                    "amount_matches_invoice",
+                    config.weights.amount_matches_invoice,
+                );
             }
         }
         Ok(())

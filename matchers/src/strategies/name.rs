@@ -30,10 +30,18 @@ pub fn name_similarity(a: &str, b: &str) -> f64 {
     if ta.is_empty() || tb.is_empty() {
         return 0.0;
     }
-    let (short, long) = if ta.len() <= tb.len() { (&ta, &tb) } else { (&tb, &ta) };
+    let (short, long) = if ta.len() <= tb.len() {
+        (&ta, &tb)
+    } else {
+        (&tb, &ta)
+    };
     let total: f64 = short
         .iter()
-        .map(|s| long.iter().map(|l| strsim::jaro_winkler(s, l)).fold(0.0, f64::max))
+        .map(|s| {
+            long.iter()
+                .map(|l| strsim::jaro_winkler(s, l))
+                .fold(0.0, f64::max)
+        })
         .sum();
     total / short.len() as f64
 }
@@ -59,7 +67,9 @@ impl Matcher for PayerName {
         load_customers(index, evidence)?;
         let mut verdicts = Vec::new();
         for c in evidence.candidates() {
-            let Some(customer) = &c.customer else { continue };
+            let Some(customer) = &c.customer else {
+                continue;
+            };
             let sim = name_similarity(payer, &customer.name);
             if sim >= config.name_similar_at {
                 verdicts.push((c.customer_id.clone(), true));

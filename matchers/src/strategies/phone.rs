@@ -1,6 +1,6 @@
 //! The payer's phone, clear or SHA-256 hashed, against customers' numbers.
 
-use model::{Payment, PayerPhone as Phone};
+use model::{PayerPhone as Phone, Payment};
 
 use super::Matcher;
 use crate::config::MatchingConfig;

@@ -96,11 +96,26 @@ pub struct GenerateReport {
 
 /// Scenarios and their weights (per thousand payments).
 const SCENARIOS: &[(&str, u32)] = &[
-    ("exact_account", 240), ("invoice_number", 50), ("username", 35), ("case_and_punctuation", 45),
-    ("lookalike_characters", 40), ("typo_with_name", 45), ("phone_as_reference", 35),
-    ("hashed_msisdn", 55), ("stk_push", 60), ("mtn_momo", 60), ("airtel_money", 50), ("stripe", 50),
-    ("relative_with_reference", 40), ("relative_without_reference", 20), ("unknown_payer", 30),
-    ("redelivery", 55), ("stripe_invoice_redelivery", 15), ("failed", 30), ("refund", 10), ("malformed", 10),
+    ("exact_account", 240),
+    ("invoice_number", 50),
+    ("username", 35),
+    ("case_and_punctuation", 45),
+    ("lookalike_characters", 40),
+    ("typo_with_name", 45),
+    ("phone_as_reference", 35),
+    ("hashed_msisdn", 55),
+    ("stk_push", 60),
+    ("mtn_momo", 60),
+    ("airtel_money", 50),
+    ("stripe", 50),
+    ("relative_with_reference", 40),
+    ("relative_without_reference", 20),
+    ("unknown_payer", 30),
+    ("redelivery", 55),
+    ("stripe_invoice_redelivery", 15),
+    ("failed", 30),
+    ("refund", 10),
+    ("malformed", 10),
 ];
 
 struct Emitted {
@@ -119,9 +134,19 @@ pub fn generate(options: &GenerateOptions, dir: &Path) -> Result<GenerateReport>
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let world = World::build(&mut rng, options.customers);
-    let mut report = GenerateReport { customers: world.customers.len(), ..Default::default() };
-    write_jsonl(&dir.join("customers.jsonl"), world.customers.iter().map(|p| &p.customer))?;
-    let invoices: Vec<_> = world.customers.iter().flat_map(|p| p.invoices.iter()).collect();
+    let mut report = GenerateReport {
+        customers: world.customers.len(),
+        ..Default::default()
+    };
+    write_jsonl(
+        &dir.join("customers.jsonl"),
+        world.customers.iter().map(|p| &p.customer),
+    )?;
+    let invoices: Vec<_> = world
+        .customers
+        .iter()
+        .flat_map(|p| p.invoices.iter())
+        .collect();
     report.invoices = invoices.len();
     write_jsonl(&dir.join("invoices.jsonl"), invoices.into_iter())?;
 
@@ -130,7 +155,11 @@ pub fn generate(options: &GenerateOptions, dir: &Path) -> Result<GenerateReport>
     let step = 10.0 * 86_400.0 / options.payments.max(1) as f64;
     let mut emitted: Vec<Emitted> = Vec::with_capacity(options.payments);
     let mut refunded = std::collections::HashSet::new();
-    let mut g = Gen { rng, world, serial: 0 };
+    let mut g = Gen {
+        rng,
+        world,
+        serial: 0,
+    };
     for i in 0..options.payments {
         let at = start + Duration::milliseconds((i as f64 * step * 1000.0) as i64);
         let mut pick = g.rng.random_range(0..total);
@@ -144,10 +173,14 @@ pub fn generate(options: &GenerateOptions, dir: &Path) -> Result<GenerateReport>
         }
         let line = (i + 1) as u64;
         let e = g.scenario(scenario, line, at, &emitted, &mut refunded);
-        *report.scenarios.entry(e.truth.scenario.clone()).or_default() += 1;
+        *report
+            .scenarios
+            .entry(e.truth.scenario.clone())
+            .or_default() += 1;
         emitted.push(e);
     }
-    let mut payments = BufWriter::new(File::create(dir.join("payments.jsonl")).map_err(Error::io(dir))?);
+    let mut payments =
+        BufWriter::new(File::create(dir.join("payments.jsonl")).map_err(Error::io(dir))?);
     for e in &emitted {
         writeln!(payments, "{}", e.line).map_err(Error::io(dir))?;
     }
@@ -157,7 +190,10 @@ pub fn generate(options: &GenerateOptions, dir: &Path) -> Result<GenerateReport>
     Ok(report)
 }
 
-fn write_jsonl<'a, T: Serialize + 'a>(path: &Path, records: impl Iterator<Item = &'a T>) -> Result<()> {
+fn write_jsonl<'a, T: Serialize + 'a>(
+    path: &Path,
+    records: impl Iterator<Item = &'a T>,
+) -> Result<()> {
     let mut out = BufWriter::new(File::create(path).map_err(Error::io(path))?);
     for r in records {
         serde_json::to_writer(&mut out, r).map_err(|e| Error::io(path)(e.into()))?;
@@ -180,11 +216,19 @@ impl Gen {
 
     fn mpesa_id(&mut self) -> String {
         let n = self.next_serial();
-        let letters: String = (0..3).map(|_| (b'A' + self.rng.random_range(0..26u8)) as char).collect();
+        let letters: String = (0..3)
+            .map(|_| (b'A' + self.rng.random_range(0..26u8)) as char)
+            .collect();
         format!("{letters}{}", world::base36(n * 7919 + 1_000_000, 7))
     }
 
-    fn spec(&mut self, payer: &Payer, at: DateTime<Utc>, txn_id: String, reference: String) -> Spec {
+    fn spec(
+        &mut self,
+        payer: &Payer,
+        at: DateTime<Utc>,
+        txn_id: String,
+        reference: String,
+    ) -> Spec {
         Spec {
             txn_id,
             amount: self.world.amount_for(&mut self.rng, payer),
@@ -209,7 +253,11 @@ impl Gen {
     ) -> Emitted {
         let received = at + Duration::seconds(self.rng.random_range(1..20));
         let kes = self.world.kes_payer(&mut self.rng);
-        let truth = |payment_id: Option<String>, expected, customer: Option<&str>, deterministic, spec: &Spec| Truth {
+        let truth = |payment_id: Option<String>,
+                     expected,
+                     customer: Option<&str>,
+                     deterministic,
+                     spec: &Spec| Truth {
             line,
             payment_id,
             scenario: scenario.to_string(),
@@ -219,15 +267,33 @@ impl Gen {
             amount: spec.amount,
             currency: spec.currency.to_string(),
         };
-        let c2b = |g: &mut Gen, payer: &Payer, reference: String, msisdn: String, expected, deterministic, override_name: Option<(String, String)>| {
+        let c2b = |g: &mut Gen,
+                   payer: &Payer,
+                   reference: String,
+                   msisdn: String,
+                   expected,
+                   deterministic,
+                   override_name: Option<(String, String)>| {
             let id = g.mpesa_id();
             let mut spec = g.spec(payer, at, id.clone(), reference);
             if let Some((first, last)) = override_name {
                 (spec.first, spec.middle, spec.last) = (first, String::new(), last);
             }
-            let line_text = payloads::envelope("mpesa_c2b", received, payloads::mpesa_c2b(&spec, &msisdn));
-            let t = truth(Some(format!("mpesa_c2b:{id}")), expected, Some(payer.customer_id()), deterministic, &spec);
-            Emitted { line: line_text, truth: t, stripe_pi: None, spec }
+            let line_text =
+                payloads::envelope("mpesa_c2b", received, payloads::mpesa_c2b(&spec, &msisdn));
+            let t = truth(
+                Some(format!("mpesa_c2b:{id}")),
+                expected,
+                Some(payer.customer_id()),
+                deterministic,
+                &spec,
+            );
+            Emitted {
+                line: line_text,
+                truth: t,
+                stripe_pi: None,
+                spec,
+            }
         };
         match scenario {
             "exact_account" if self.rng.random_bool(0.2) => {
@@ -236,15 +302,36 @@ impl Gen {
                 let payload = json!({"txn_id": id, "amount": spec.amount.to_string(), "currency": "KES",
                     "reference": spec.reference, "payer_name": format!("{} {}", kes.first, kes.last),
                     "payer_phone": null, "paid_at": at, "status": "succeeded"});
-                let t = truth(Some(format!("generic:{id}")), Expected::Matched, Some(kes.customer_id()), true, &spec);
-                Emitted { line: payloads::envelope("generic", received, payload), truth: t, stripe_pi: None, spec }
+                let t = truth(
+                    Some(format!("generic:{id}")),
+                    Expected::Matched,
+                    Some(kes.customer_id()),
+                    true,
+                    &spec,
+                );
+                Emitted {
+                    line: payloads::envelope("generic", received, payload),
+                    truth: t,
+                    stripe_pi: None,
+                    spec,
+                }
             }
             "exact_account" => {
                 let phone = self.maybe_other_phone(&kes);
-                c2b(self, &kes, kes.account().to_string(), phone, Expected::Matched, true, None)
+                c2b(
+                    self,
+                    &kes,
+                    kes.account().to_string(),
+                    phone,
+                    Expected::Matched,
+                    true,
+                    None,
+                )
             }
             "invoice_number" => {
-                let reference = kes.invoice_number().unwrap_or_else(|| kes.account().to_string());
+                let reference = kes
+                    .invoice_number()
+                    .unwrap_or_else(|| kes.account().to_string());
                 let phone = self.maybe_other_phone(&kes);
                 c2b(self, &kes, reference, phone, Expected::Matched, true, None)
             }
@@ -274,7 +361,11 @@ impl Gen {
                 c2b(self, &kes, reference, phone, Expected::Matched, true, None)
             }
             "hashed_msisdn" => {
-                let reference = names::JUNK_REFERENCES.choose(&mut self.rng).copied().unwrap_or("NA").to_string();
+                let reference = names::JUNK_REFERENCES
+                    .choose(&mut self.rng)
+                    .copied()
+                    .unwrap_or("NA")
+                    .to_string();
                 let hashed = model::phone_hash(&kes.phone);
                 c2b(self, &kes, reference, hashed, Expected::Matched, true, None)
             }
@@ -283,17 +374,33 @@ impl Gen {
                 let reference = if with {
                     kes.account().to_string()
                 } else {
-                    names::JUNK_REFERENCES.choose(&mut self.rng).copied().unwrap_or("NA").to_string()
+                    names::JUNK_REFERENCES
+                        .choose(&mut self.rng)
+                        .copied()
+                        .unwrap_or("NA")
+                        .to_string()
                 };
                 let phone = self.world.unknown_phone(&mut self.rng, "2547");
                 let name = self.world.other_name(&mut self.rng, &kes);
-                let expected = if with { Expected::Matched } else { Expected::Review };
+                let expected = if with {
+                    Expected::Matched
+                } else {
+                    Expected::Review
+                };
                 c2b(self, &kes, reference, phone, expected, with, Some(name))
             }
             "unknown_payer" => {
                 let stranger = self.world.stranger(&mut self.rng);
                 let phone = stranger.phone.clone();
-                let mut e = c2b(self, &stranger, stranger.account().to_string(), phone, Expected::Review, false, None);
+                let mut e = c2b(
+                    self,
+                    &stranger,
+                    stranger.account().to_string(),
+                    phone,
+                    Expected::Review,
+                    false,
+                    None,
+                );
                 e.truth.customer_id = None;
                 e
             }
@@ -301,16 +408,33 @@ impl Gen {
                 let id = self.mpesa_id();
                 let checkout = format!("ws_CO_{}", self.next_serial() + 100_000_000);
                 let spec = self.spec(&kes, at, id.clone(), String::new());
-                let t = truth(Some(format!("mpesa_stk:{id}")), Expected::Matched, Some(kes.customer_id()), true, &spec);
-                let line_text = payloads::envelope("mpesa_stk", received, payloads::mpesa_stk(&spec, &checkout, 0));
-                Emitted { line: line_text, truth: t, stripe_pi: None, spec }
+                let t = truth(
+                    Some(format!("mpesa_stk:{id}")),
+                    Expected::Matched,
+                    Some(kes.customer_id()),
+                    true,
+                    &spec,
+                );
+                let line_text = payloads::envelope(
+                    "mpesa_stk",
+                    received,
+                    payloads::mpesa_stk(&spec, &checkout, 0),
+                );
+                Emitted {
+                    line: line_text,
+                    truth: t,
+                    stripe_pi: None,
+                    spec,
+                }
             }
             "mtn_momo" | "airtel_money" => {
                 let ugx = self.world.ugx_payer(&mut self.rng);
                 let id = format!("{}", 1_000_000_000 + self.next_serial());
                 let mut spec = self.spec(&ugx, at, id.clone(), "Internet".to_string());
                 let (provider, payload) = if scenario == "mtn_momo" {
-                    let external = ugx.invoice_number().unwrap_or_else(|| ugx.account().to_string());
+                    let external = ugx
+                        .invoice_number()
+                        .unwrap_or_else(|| ugx.account().to_string());
                     ("mtn_momo", payloads::mtn_momo(&spec, &external, false))
                 } else {
                     spec.txn_id = format!("MP{}.{}", at.format("%y%m%d"), id);
@@ -318,26 +442,64 @@ impl Gen {
                     ("airtel_money", payloads::airtel_money(&spec, &request))
                 };
                 let pid = format!("{provider}:{}", spec.txn_id);
-                let t = truth(Some(pid), Expected::Matched, Some(ugx.customer_id()), true, &spec);
-                Emitted { line: payloads::envelope(provider, received, payload), truth: t, stripe_pi: None, spec }
+                let t = truth(
+                    Some(pid),
+                    Expected::Matched,
+                    Some(ugx.customer_id()),
+                    true,
+                    &spec,
+                );
+                Emitted {
+                    line: payloads::envelope(provider, received, payload),
+                    truth: t,
+                    stripe_pi: None,
+                    spec,
+                }
             }
             "stripe" => {
                 let payer = self.world.stripe_payer(&mut self.rng);
-                let pi = format!("pi_{}", world::base36(self.next_serial() * 104_729 + 10u64.pow(12), 24));
+                let pi = format!(
+                    "pi_{}",
+                    world::base36(self.next_serial() * 104_729 + 10u64.pow(12), 24)
+                );
                 let spec = self.spec(&payer, at, pi.clone(), String::new());
-                let cus = payer.customer.stripe_customer_id.clone().unwrap_or_default();
+                let cus = payer
+                    .customer
+                    .stripe_customer_id
+                    .clone()
+                    .unwrap_or_default();
                 let object = payloads::stripe_payment_intent(&spec, &cus, payer.account(), false);
                 let payload = payloads::stripe_event("payment_intent.succeeded", at, object);
-                let t = truth(Some(format!("stripe:{pi}")), Expected::Matched, Some(payer.customer_id()), true, &spec);
-                let refundable = (payer.customer.status != model::CustomerStatus::Suspended).then(|| (pi, payer.customer_id().to_string()));
-                Emitted { line: payloads::envelope("stripe", received, payload), truth: t, stripe_pi: refundable, spec }
+                let t = truth(
+                    Some(format!("stripe:{pi}")),
+                    Expected::Matched,
+                    Some(payer.customer_id()),
+                    true,
+                    &spec,
+                );
+                let refundable = (payer.customer.status != model::CustomerStatus::Suspended)
+                    .then(|| (pi, payer.customer_id().to_string()));
+                Emitted {
+                    line: payloads::envelope("stripe", received, payload),
+                    truth: t,
+                    stripe_pi: refundable,
+                    spec,
+                }
             }
             "redelivery" | "stripe_invoice_redelivery" | "refund" => {
                 let stripe_only = scenario != "redelivery";
                 let candidates: Vec<&Emitted> = earlier
                     .iter()
-                    .filter(|e| e.truth.expected == Expected::Matched || (!stripe_only && e.truth.expected == Expected::Review))
-                    .filter(|e| !stripe_only || e.stripe_pi.as_ref().is_some_and(|(pi, _)| !refunded.contains(pi)))
+                    .filter(|e| {
+                        e.truth.expected == Expected::Matched
+                            || (!stripe_only && e.truth.expected == Expected::Review)
+                    })
+                    .filter(|e| {
+                        !stripe_only
+                            || e.stripe_pi
+                                .as_ref()
+                                .is_some_and(|(pi, _)| !refunded.contains(pi))
+                    })
                     .collect();
                 let Some(original) = candidates.choose(&mut self.rng) else {
                     return self.scenario("exact_account", line, at, earlier, refunded);
@@ -347,21 +509,62 @@ impl Gen {
                 match (scenario, &original.stripe_pi) {
                     ("stripe_invoice_redelivery", Some((pi, cus_owner))) => {
                         let cus = self.world.stripe_id_of(cus_owner);
-                        let payload = payloads::stripe_event("invoice.paid", at, payloads::stripe_invoice(&spec, &cus, pi));
-                        let t = truth(original.truth.payment_id.clone(), Expected::Duplicate, customer.as_deref(), true, &spec);
-                        Emitted { line: payloads::envelope("stripe", received, payload), truth: t, stripe_pi: None, spec }
+                        let payload = payloads::stripe_event(
+                            "invoice.paid",
+                            at,
+                            payloads::stripe_invoice(&spec, &cus, pi),
+                        );
+                        let t = truth(
+                            original.truth.payment_id.clone(),
+                            Expected::Duplicate,
+                            customer.as_deref(),
+                            true,
+                            &spec,
+                        );
+                        Emitted {
+                            line: payloads::envelope("stripe", received, payload),
+                            truth: t,
+                            stripe_pi: None,
+                            spec,
+                        }
                     }
                     ("refund", Some((pi, _))) => {
                         refunded.insert(pi.clone());
-                        let refund_id = format!("re_{}", world::base36(self.next_serial() + 10u64.pow(10), 24));
-                        let object = payloads::stripe_refund(pi, &refund_id, spec.amount, spec.currency);
+                        let refund_id = format!(
+                            "re_{}",
+                            world::base36(self.next_serial() + 10u64.pow(10), 24)
+                        );
+                        let object =
+                            payloads::stripe_refund(pi, &refund_id, spec.amount, spec.currency);
                         let payload = payloads::stripe_event("charge.refunded", at, object);
-                        let t = truth(Some(format!("stripe:{refund_id}")), Expected::Reversal, customer.as_deref(), true, &spec);
-                        Emitted { line: payloads::envelope("stripe", received, payload), truth: t, stripe_pi: None, spec }
+                        let t = truth(
+                            Some(format!("stripe:{refund_id}")),
+                            Expected::Reversal,
+                            customer.as_deref(),
+                            true,
+                            &spec,
+                        );
+                        Emitted {
+                            line: payloads::envelope("stripe", received, payload),
+                            truth: t,
+                            stripe_pi: None,
+                            spec,
+                        }
                     }
                     _ => {
-                        let t = truth(original.truth.payment_id.clone(), Expected::Duplicate, customer.as_deref(), true, &spec);
-                        Emitted { line: original.line.clone(), truth: t, stripe_pi: None, spec }
+                        let t = truth(
+                            original.truth.payment_id.clone(),
+                            Expected::Duplicate,
+                            customer.as_deref(),
+                            true,
+                            &spec,
+                        );
+                        Emitted {
+                            line: original.line.clone(),
+                            truth: t,
+                            stripe_pi: None,
+                            spec,
+                        }
                     }
                 }
             }
@@ -370,25 +573,59 @@ impl Gen {
                 let (provider, id, payload) = match self.rng.random_range(0..3) {
                     0 => {
                         let checkout = format!("ws_CO_{}", self.next_serial() + 900_000_000);
-                        ("mpesa_stk", checkout.clone(), payloads::mpesa_stk(&spec, &checkout, 1032))
+                        (
+                            "mpesa_stk",
+                            checkout.clone(),
+                            payloads::mpesa_stk(&spec, &checkout, 1032),
+                        )
                     }
                     1 => {
                         let ugx = self.world.ugx_payer(&mut self.rng);
                         let s = self.spec(&ugx, at, String::new(), "Internet".into());
                         let external = format!("EXT{}", self.next_serial());
-                        ("mtn_momo", external.clone(), payloads::mtn_momo(&s, &external, true))
+                        (
+                            "mtn_momo",
+                            external.clone(),
+                            payloads::mtn_momo(&s, &external, true),
+                        )
                     }
                     _ => {
                         let payer = self.world.stripe_payer(&mut self.rng);
-                        let pi = format!("pi_{}", world::base36(self.next_serial() * 7 + 10u64.pow(13), 24));
-                        let s = Spec { txn_id: pi.clone(), ..self.spec(&payer, at, pi.clone(), String::new()) };
-                        let cus = payer.customer.stripe_customer_id.clone().unwrap_or_default();
-                        let object = payloads::stripe_payment_intent(&s, &cus, payer.account(), true);
-                        ("stripe", pi, payloads::stripe_event("payment_intent.payment_failed", at, object))
+                        let pi = format!(
+                            "pi_{}",
+                            world::base36(self.next_serial() * 7 + 10u64.pow(13), 24)
+                        );
+                        let s = Spec {
+                            txn_id: pi.clone(),
+                            ..self.spec(&payer, at, pi.clone(), String::new())
+                        };
+                        let cus = payer
+                            .customer
+                            .stripe_customer_id
+                            .clone()
+                            .unwrap_or_default();
+                        let object =
+                            payloads::stripe_payment_intent(&s, &cus, payer.account(), true);
+                        (
+                            "stripe",
+                            pi,
+                            payloads::stripe_event("payment_intent.payment_failed", at, object),
+                        )
                     }
                 };
-                let t = truth(Some(format!("{provider}:{id}")), Expected::Failed, None, true, &spec);
-                Emitted { line: payloads::envelope(provider, received, payload), truth: t, stripe_pi: None, spec }
+                let t = truth(
+                    Some(format!("{provider}:{id}")),
+                    Expected::Failed,
+                    None,
+                    true,
+                    &spec,
+                );
+                Emitted {
+                    line: payloads::envelope(provider, received, payload),
+                    truth: t,
+                    stripe_pi: None,
+                    spec,
+                }
             }
             _ => {
                 let spec = self.spec(&kes, at, String::new(), String::new());
@@ -399,13 +636,33 @@ impl Gen {
                         let mut bad = spec.clone();
                         bad.amount = Decimal::new(-100, 0);
                         bad.txn_id = self.mpesa_id();
-                        payloads::envelope("mpesa_c2b", received, payloads::mpesa_c2b(&bad, &kes.phone))
+                        payloads::envelope(
+                            "mpesa_c2b",
+                            received,
+                            payloads::mpesa_c2b(&bad, &kes.phone),
+                        )
                     }
-                    3 => payloads::envelope("stripe", received, payloads::stripe_event("customer.created", at, json!({"id": "cus_X"}))),
-                    _ => payloads::envelope("generic", received, json!({"txn_id": "G1", "amount": "abc", "currency": "KES"})),
+                    3 => payloads::envelope(
+                        "stripe",
+                        received,
+                        payloads::stripe_event("customer.created", at, json!({"id": "cus_X"})),
+                    ),
+                    _ => payloads::envelope(
+                        "generic",
+                        received,
+                        json!({"txn_id": "G1", "amount": "abc", "currency": "KES"}),
+                    ),
                 };
                 let t = truth(None, Expected::DeadLetter, None, true, &spec);
-                Emitted { line: line_text, truth: Truth { scenario: "malformed".into(), ..t }, stripe_pi: None, spec }
+                Emitted {
+                    line: line_text,
+                    truth: Truth {
+                        scenario: "malformed".into(),
+                        ..t
+                    },
+                    stripe_pi: None,
+                    spec,
+                }
             }
         }
     }

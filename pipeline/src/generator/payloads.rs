@@ -81,7 +81,11 @@ pub(super) fn mtn_momo(s: &Spec, external_id: &str, failed: bool) -> Value {
 
 /// Airtel Money callback, enriched with amount and msisdn.
 pub(super) fn airtel_money(s: &Spec, request_id: &str) -> Value {
-    let national = s.phone.as_deref().map(|p| p.trim_start_matches("256").to_string()).unwrap_or_default();
+    let national = s
+        .phone
+        .as_deref()
+        .map(|p| p.trim_start_matches("256").to_string())
+        .unwrap_or_default();
     json!({"transaction": {
         "id": request_id,
         "message": format!("Paid {} {} to PAYMATCH ISP Charge {} 0, Trans ID {}.", s.currency, s.amount, s.currency, s.txn_id),
@@ -96,7 +100,12 @@ pub(super) fn stripe_event(kind: &str, created: DateTime<Utc>, object: Value) ->
 }
 
 /// A PaymentIntent.
-pub(super) fn stripe_payment_intent(s: &Spec, customer: &str, account: &str, failed: bool) -> Value {
+pub(super) fn stripe_payment_intent(
+    s: &Spec,
+    customer: &str,
+    account: &str,
+    failed: bool,
+) -> Value {
     let minor = (s.amount * Decimal::new(100, 0)).trunc().to_string();
     let minor: i64 = minor.parse().unwrap_or(0);
     let mut pi = json!({
@@ -109,14 +118,19 @@ pub(super) fn stripe_payment_intent(s: &Spec, customer: &str, account: &str, fai
     if failed {
         pi["status"] = json!("requires_payment_method");
         pi["amount_received"] = json!(0);
-        pi["last_payment_error"] = json!({"code": "card_declined", "message": "Your card was declined."});
+        pi["last_payment_error"] =
+            json!({"code": "card_declined", "message": "Your card was declined."});
     }
     pi
 }
 
 /// An Invoice paid through a PaymentIntent.
 pub(super) fn stripe_invoice(s: &Spec, customer: &str, pi: &str) -> Value {
-    let minor: i64 = (s.amount * Decimal::new(100, 0)).trunc().to_string().parse().unwrap_or(0);
+    let minor: i64 = (s.amount * Decimal::new(100, 0))
+        .trunc()
+        .to_string()
+        .parse()
+        .unwrap_or(0);
     json!({"id": format!("in_{}", &pi[3..]), "object": "invoice", "customer": customer, "amount_paid": minor,
            "currency": s.currency.to_ascii_lowercase(), "payment_intent": pi, "status": "paid",
            "status_transitions": {"paid_at": s.paid_at.timestamp()}, "customer_name": format!("{} {}", s.first, s.last)})
@@ -124,7 +138,11 @@ pub(super) fn stripe_invoice(s: &Spec, customer: &str, pi: &str) -> Value {
 
 /// A refunded Charge with its refund.
 pub(super) fn stripe_refund(pi: &str, refund_id: &str, amount: Decimal, currency: &str) -> Value {
-    let minor: i64 = (amount * Decimal::new(100, 0)).trunc().to_string().parse().unwrap_or(0);
+    let minor: i64 = (amount * Decimal::new(100, 0))
+        .trunc()
+        .to_string()
+        .parse()
+        .unwrap_or(0);
     json!({"id": format!("ch_{}", &pi[3..]), "object": "charge", "amount": minor, "amount_refunded": minor,
            "currency": currency.to_ascii_lowercase(), "payment_intent": pi, "refunded": true,
            "refunds": {"object": "list", "data": [{"id": refund_id, "object": "refund", "amount": minor,

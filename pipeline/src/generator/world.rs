@@ -32,13 +32,23 @@ impl Payer {
         &self.customer.customer_id
     }
     pub(super) fn account(&self) -> &str {
-        self.customer.account_number.as_deref().unwrap_or(&self.customer.customer_id)
+        self.customer
+            .account_number
+            .as_deref()
+            .unwrap_or(&self.customer.customer_id)
     }
     pub(super) fn invoice_number(&self) -> Option<String> {
-        self.invoices.iter().find(|i| i.status == InvoiceStatus::Open).and_then(|i| i.number.clone())
+        self.invoices
+            .iter()
+            .find(|i| i.status == InvoiceStatus::Open)
+            .and_then(|i| i.number.clone())
     }
     pub(super) fn currency_code(&self) -> &'static str {
-        if self.customer.currency == Currency::UGX { "UGX" } else { "KES" }
+        if self.customer.currency == Currency::UGX {
+            "UGX"
+        } else {
+            "KES"
+        }
     }
 }
 
@@ -73,7 +83,9 @@ fn time(s: &str) -> DateTime<Utc> {
 }
 
 fn random_digits(rng: &mut ChaCha8Rng, n: usize) -> String {
-    (0..n).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
+    (0..n)
+        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+        .collect()
 }
 
 /// How a billing export writes a number: `0712…`, `+254712…` or `254712…`;
@@ -106,7 +118,14 @@ impl World {
         let mut invoice_serial = 0u64;
         for i in 0..n {
             let ugx = rng.random_bool(0.2);
-            let (currency, prefix) = if ugx { (Currency::UGX, "2567") } else { (Currency::KES, if rng.random_bool(0.8) { "2547" } else { "2541" }) };
+            let (currency, prefix) = if ugx {
+                (Currency::UGX, "2567")
+            } else {
+                (
+                    Currency::KES,
+                    if rng.random_bool(0.8) { "2547" } else { "2541" },
+                )
+            };
             let phone = w.unknown_phone(rng, prefix);
             w.phones.insert(phone.clone());
             let mut msisdns = vec![billing_notation(rng, &phone)];
@@ -118,54 +137,146 @@ impl World {
             let account = w.new_account(rng);
             let first = FIRST.choose(rng).copied().unwrap_or("Jane").to_string();
             let last = LAST.choose(rng).copied().unwrap_or("Doe").to_string();
-            let middle = if rng.random_bool(0.5) { LAST.choose(rng).copied().unwrap_or("").to_string() } else { String::new() };
-            let name = [first.as_str(), middle.as_str(), last.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
+            let middle = if rng.random_bool(0.5) {
+                LAST.choose(rng).copied().unwrap_or("").to_string()
+            } else {
+                String::new()
+            };
+            let name = [first.as_str(), middle.as_str(), last.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
             let customer_id = format!("C{:07}", i + 1);
             let services = (0..if rng.random_bool(0.1) { 2 } else { 1 })
                 .map(|k| {
                     let mut username = format!("{}.{}", first.to_lowercase(), last.to_lowercase());
                     let mut suffix = 1;
-                    while !usernames.insert(username.clone()) || w.references.contains(&canonical(&username)) {
+                    while !usernames.insert(username.clone())
+                        || w.references.contains(&canonical(&username))
+                    {
                         suffix += 1;
-                        username = format!("{}.{}{suffix}", first.to_lowercase(), last.to_lowercase());
+                        username =
+                            format!("{}.{}{suffix}", first.to_lowercase(), last.to_lowercase());
                     }
                     w.references.insert(canonical(&username));
-                    Service { service_id: format!("S-{}-{}", i + 1, k + 1), username, nas_id: Some(format!("nas-{}", rng.random_range(1..5))), plan: Some(["5M", "10M", "20M"].choose(rng).copied().unwrap_or("10M").to_string()) }
+                    Service {
+                        service_id: format!("S-{}-{}", i + 1, k + 1),
+                        username,
+                        nas_id: Some(format!("nas-{}", rng.random_range(1..5))),
+                        plan: Some(
+                            ["5M", "10M", "20M"]
+                                .choose(rng)
+                                .copied()
+                                .unwrap_or("10M")
+                                .to_string(),
+                        ),
+                    }
                 })
                 .collect();
             let roll: f64 = rng.random();
-            let status = if roll < 0.72 { CustomerStatus::Active } else if roll < 0.95 { CustomerStatus::Suspended } else { CustomerStatus::Closed };
-            let stripe_customer_id = (!ugx && rng.random_bool(0.25)).then(|| format!("cus_{}", base36(rng.random_range(10u64.pow(12)..10u64.pow(13)), 14)));
-            let price = if ugx { Decimal::new(*[50_000i64, 75_000, 100_000].choose(rng).unwrap_or(&50_000), 0) } else { Decimal::new(*[1500i64, 2500, 3500, 5000].choose(rng).unwrap_or(&2500), 0) };
+            let status = if roll < 0.72 {
+                CustomerStatus::Active
+            } else if roll < 0.95 {
+                CustomerStatus::Suspended
+            } else {
+                CustomerStatus::Closed
+            };
+            let stripe_customer_id = (!ugx && rng.random_bool(0.25)).then(|| {
+                format!(
+                    "cus_{}",
+                    base36(rng.random_range(10u64.pow(12)..10u64.pow(13)), 14)
+                )
+            });
+            let price = if ugx {
+                Decimal::new(
+                    *[50_000i64, 75_000, 100_000].choose(rng).unwrap_or(&50_000),
+                    0,
+                )
+            } else {
+                Decimal::new(*[1500i64, 2500, 3500, 5000].choose(rng).unwrap_or(&2500), 0)
+            };
             let mut invoices = Vec::new();
             let mut add_invoice = |issued: &str, due: &str, status: InvoiceStatus| {
                 invoice_serial += 1;
                 let number = format!("INV{invoice_serial:07}");
                 w.references.insert(canonical(&number));
-                invoices.push(Invoice { invoice_id: format!("INV-2026-{invoice_serial:07}"), customer_id: customer_id.clone(), number: Some(number), amount: price, currency, issued_at: time(issued), due_at: Some(time(due)), status });
+                invoices.push(Invoice {
+                    invoice_id: format!("INV-2026-{invoice_serial:07}"),
+                    customer_id: customer_id.clone(),
+                    number: Some(number),
+                    amount: price,
+                    currency,
+                    issued_at: time(issued),
+                    due_at: Some(time(due)),
+                    status,
+                });
             };
-            add_invoice("2026-09-01T00:00:00Z", "2026-09-10T00:00:00Z", InvoiceStatus::Paid);
+            add_invoice(
+                "2026-09-01T00:00:00Z",
+                "2026-09-10T00:00:00Z",
+                InvoiceStatus::Paid,
+            );
             match status {
                 CustomerStatus::Suspended => {
                     if rng.random_bool(0.4) {
-                        add_invoice("2026-09-25T00:00:00Z", "2026-10-05T00:00:00Z", InvoiceStatus::Open);
+                        add_invoice(
+                            "2026-09-25T00:00:00Z",
+                            "2026-10-05T00:00:00Z",
+                            InvoiceStatus::Open,
+                        );
                     }
-                    add_invoice("2026-10-01T00:00:00Z", "2026-10-10T00:00:00Z", InvoiceStatus::Open);
+                    add_invoice(
+                        "2026-10-01T00:00:00Z",
+                        "2026-10-10T00:00:00Z",
+                        InvoiceStatus::Open,
+                    );
                 }
-                CustomerStatus::Active if rng.random_bool(0.6) => add_invoice("2026-11-01T00:00:00Z", "2026-11-10T00:00:00Z", InvoiceStatus::Open),
+                CustomerStatus::Active if rng.random_bool(0.6) => add_invoice(
+                    "2026-11-01T00:00:00Z",
+                    "2026-11-10T00:00:00Z",
+                    InvoiceStatus::Open,
+                ),
                 _ => {}
             }
-            let owed = invoices.iter().filter(|i| i.status == InvoiceStatus::Open).map(|i| i.amount).sum();
-            let customer = Customer { customer_id: customer_id.clone(), account_number: Some(account), name, msisdns, stripe_customer_id, services, status, currency, updated_at: Some(time("2026-10-31T00:00:00Z")) };
+            let owed = invoices
+                .iter()
+                .filter(|i| i.status == InvoiceStatus::Open)
+                .map(|i| i.amount)
+                .sum();
+            let customer = Customer {
+                customer_id: customer_id.clone(),
+                account_number: Some(account),
+                name,
+                msisdns,
+                stripe_customer_id,
+                services,
+                status,
+                currency,
+                updated_at: Some(time("2026-10-31T00:00:00Z")),
+            };
             let idx = w.customers.len();
             if status != CustomerStatus::Closed {
-                if ugx { w.ugx.push(idx) } else { w.kes.push(idx) }
+                if ugx {
+                    w.ugx.push(idx)
+                } else {
+                    w.kes.push(idx)
+                }
                 if customer.stripe_customer_id.is_some() {
                     w.stripe.push(idx);
                 }
             }
             w.by_id.insert(customer_id, idx);
-            w.customers.push(Payer { customer, invoices, owed, first, middle, last, phone });
+            w.customers.push(Payer {
+                customer,
+                invoices,
+                owed,
+                first,
+                middle,
+                last,
+                phone,
+            });
         }
         w
     }
@@ -180,7 +291,12 @@ impl World {
     }
 
     fn pick(&self, rng: &mut ChaCha8Rng, pool: &[usize]) -> Payer {
-        let idx = pool.choose(rng).or_else(|| self.kes.first()).or_else(|| self.ugx.first()).copied().unwrap_or(0);
+        let idx = pool
+            .choose(rng)
+            .or_else(|| self.kes.first())
+            .or_else(|| self.ugx.first())
+            .copied()
+            .unwrap_or(0);
         self.customers[idx].clone()
     }
 
@@ -194,19 +310,28 @@ impl World {
         self.pick(rng, &self.stripe)
     }
     pub(super) fn stripe_id_of(&self, customer_id: &str) -> String {
-        self.by_id.get(customer_id).and_then(|i| self.customers[*i].customer.stripe_customer_id.clone()).unwrap_or_default()
+        self.by_id
+            .get(customer_id)
+            .and_then(|i| self.customers[*i].customer.stripe_customer_id.clone())
+            .unwrap_or_default()
     }
 
     /// An amount a payer sends: what they owe, part of it, one invoice, or
     /// their plan's price.
     pub(super) fn amount_for(&self, rng: &mut ChaCha8Rng, payer: &Payer) -> Decimal {
-        let open = payer.invoices.iter().find(|i| i.status == InvoiceStatus::Open);
+        let open = payer
+            .invoices
+            .iter()
+            .find(|i| i.status == InvoiceStatus::Open);
         let roll: f64 = rng.random();
         match open {
             Some(_) if roll < 0.7 => payer.owed,
             Some(_) if roll < 0.85 => (payer.owed / Decimal::TWO).round_dp(0),
             Some(inv) => inv.amount,
-            None => payer.invoices.first().map_or(Decimal::new(1000, 0), |i| i.amount),
+            None => payer
+                .invoices
+                .first()
+                .map_or(Decimal::new(1000, 0), |i| i.amount),
         }
     }
 
@@ -225,7 +350,10 @@ impl World {
         loop {
             let first = FIRST.choose(rng).copied().unwrap_or("Peter");
             let last = LAST.choose(rng).copied().unwrap_or("Otieno");
-            if first != payer.first && last != payer.last && !payer.middle.eq_ignore_ascii_case(last) {
+            if first != payer.first
+                && last != payer.last
+                && !payer.middle.eq_ignore_ascii_case(last)
+            {
                 return (first.to_uppercase(), last.to_uppercase());
             }
         }
@@ -264,7 +392,10 @@ impl World {
             }
             let typo: String = chars.into_iter().collect();
             let c = canonical(&typo);
-            if c != original && !self.references.contains(&c) && strsim::osa_distance(&c, &original) == 1 {
+            if c != original
+                && !self.references.contains(&c)
+                && strsim::osa_distance(&c, &original) == 1
+            {
                 return typo;
             }
         }
@@ -279,7 +410,14 @@ pub(super) fn case_and_punctuation(rng: &mut ChaCha8Rng, account: &str) -> Strin
         0 => account.to_lowercase(),
         1 => format!("{} {tail}", head.to_lowercase()),
         2 => format!("{head}-{tail}"),
-        _ => format!(" {}. {tail} ", &head[..1].to_uppercase().chars().chain(head[1..].to_lowercase().chars()).collect::<String>()),
+        _ => format!(
+            " {}. {tail} ",
+            &head[..1]
+                .to_uppercase()
+                .chars()
+                .chain(head[1..].to_lowercase().chars())
+                .collect::<String>()
+        ),
     }
 }
 

@@ -68,15 +68,26 @@ impl Provider for AirtelMoney {
     ) -> Result<Payment, NormalizeError> {
         let c: Callback = fields::parse_json(NAME, payload)?;
         let t = &c.transaction;
-        let status = fields::required(NAME, "transaction.status_code", text(&t.status_code).as_deref())?;
+        let status = fields::required(
+            NAME,
+            "transaction.status_code",
+            text(&t.status_code).as_deref(),
+        )?;
         let request_id = text(&t.id);
         let message = text(&t.message).unwrap_or_default();
         let payment_status = match status.to_ascii_uppercase().as_str() {
             "TS" => PaymentStatus::Succeeded,
             "TF" | "TE" => PaymentStatus::Failed {
-                reason: format!("{status}: {message}").trim_end_matches([':', ' ']).to_string(),
+                reason: format!("{status}: {message}")
+                    .trim_end_matches([':', ' '])
+                    .to_string(),
             },
-            "TIP" | "TA" => return Err(NormalizeError::NotFinal { provider: NAME, status }),
+            "TIP" | "TA" => {
+                return Err(NormalizeError::NotFinal {
+                    provider: NAME,
+                    status,
+                })
+            }
             _ => {
                 return Err(NormalizeError::Unsupported {
                     provider: NAME,
@@ -87,7 +98,12 @@ impl Provider for AirtelMoney {
         };
         let txn_id = match text(&t.airtel_money_id).or_else(|| request_id.clone()) {
             Some(id) => id,
-            None => return Err(NormalizeError::MissingField { provider: NAME, field: "transaction.airtel_money_id" }),
+            None => {
+                return Err(NormalizeError::MissingField {
+                    provider: NAME,
+                    field: "transaction.airtel_money_id",
+                })
+            }
         };
         let from_message = amount_from_message(&message);
         let currency_code = text(&t.currency)
@@ -103,11 +119,19 @@ impl Provider for AirtelMoney {
         let money = match (amount, &payment_status) {
             (Some(a), _) => fields::decimal_amount(NAME, &a, currency)?,
             (None, PaymentStatus::Failed { .. }) => model::Money::zero(currency),
-            (None, _) => return Err(NormalizeError::MissingField { provider: NAME, field: "transaction.amount" }),
+            (None, _) => {
+                return Err(NormalizeError::MissingField {
+                    provider: NAME,
+                    field: "transaction.amount",
+                })
+            }
         };
         let msisdn = text(&t.msisdn).or_else(|| text(&c.msisdn));
         let references = request_id
-            .map(|value| ReferenceValue { kind: ReferenceKind::Request, value })
+            .map(|value| ReferenceValue {
+                kind: ReferenceKind::Request,
+                value,
+            })
             .into_iter()
             .collect();
         Ok(Payment {

@@ -53,7 +53,9 @@ impl Provider for Generic {
         };
         let status_text = text(&g.status).unwrap_or_else(|| "succeeded".to_string());
         let status = match status_text.to_ascii_lowercase().as_str() {
-            "succeeded" | "success" | "successful" | "completed" | "paid" => PaymentStatus::Succeeded,
+            "succeeded" | "success" | "successful" | "completed" | "paid" => {
+                PaymentStatus::Succeeded
+            }
             "failed" | "declined" | "cancelled" | "canceled" => PaymentStatus::Failed {
                 reason: text(&g.reason).unwrap_or(status_text),
             },
@@ -68,7 +70,10 @@ impl Provider for Generic {
                 PaymentStatus::Reversal { reverses }
             }
             "pending" | "processing" => {
-                return Err(NormalizeError::NotFinal { provider: NAME, status: status_text })
+                return Err(NormalizeError::NotFinal {
+                    provider: NAME,
+                    status: status_text,
+                })
             }
             _ => {
                 return Err(NormalizeError::Unsupported {
@@ -85,10 +90,16 @@ impl Provider for Generic {
             paid_at,
             status,
             references: text(&g.reference)
-                .map(|value| ReferenceValue { kind: ReferenceKind::Account, value })
+                .map(|value| ReferenceValue {
+                    kind: ReferenceKind::Account,
+                    value,
+                })
                 .into_iter()
                 .collect(),
-            payer_phone: fields::payer_phone(text(&g.payer_phone).as_deref(), &ctx.config.default_country_code),
+            payer_phone: fields::payer_phone(
+                text(&g.payer_phone).as_deref(),
+                &ctx.config.default_country_code,
+            ),
             payer_name: fields::full_name([text(&g.payer_name).as_deref()]),
         })
     }

@@ -57,8 +57,11 @@ pub trait Provider: Send + Sync {
     ///
     /// # Errors
     /// A [`NormalizeError`] naming what was missing or wrong.
-    fn normalize(&self, payload: &str, ctx: &NormalizeContext<'_>)
-        -> Result<Payment, NormalizeError>;
+    fn normalize(
+        &self,
+        payload: &str,
+        ctx: &NormalizeContext<'_>,
+    ) -> Result<Payment, NormalizeError>;
 }
 
 /// Every provider adapter paymatch ships. One line per provider.
@@ -98,12 +101,12 @@ impl Providers {
         payload: &str,
         ctx: &NormalizeContext<'_>,
     ) -> Result<Payment, NormalizeError> {
-        let adapter = self
-            .by_name
-            .get(provider)
-            .ok_or_else(|| NormalizeError::UnknownProvider {
-                provider: provider.to_string(),
-            })?;
+        let adapter =
+            self.by_name
+                .get(provider)
+                .ok_or_else(|| NormalizeError::UnknownProvider {
+                    provider: provider.to_string(),
+                })?;
         let payment = adapter.normalize(payload, ctx)?;
         fields::check_limits(&payment, ctx.config)?;
         Ok(payment)

@@ -57,7 +57,11 @@ impl Provider for MpesaC2b {
         .into_iter()
         .filter_map(|(kind, value)| value.map(|value| ReferenceValue { kind, value }))
         .collect();
-        let (first, middle, last) = (text(&c.first_name), text(&c.middle_name), text(&c.last_name));
+        let (first, middle, last) = (
+            text(&c.first_name),
+            text(&c.middle_name),
+            text(&c.last_name),
+        );
         Ok(Payment {
             provider: NAME.to_string(),
             provider_txn_id: txn_id,

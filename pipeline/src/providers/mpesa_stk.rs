@@ -74,7 +74,9 @@ impl Provider for MpesaStk {
         payload: &str,
         ctx: &NormalizeContext<'_>,
     ) -> Result<Payment, NormalizeError> {
-        let callback = fields::parse_json::<Envelope>(NAME, payload)?.body.stk_callback;
+        let callback = fields::parse_json::<Envelope>(NAME, payload)?
+            .body
+            .stk_callback;
         let config = ctx.config;
         let checkout_id = fields::required(
             NAME,
@@ -86,18 +88,27 @@ impl Provider for MpesaStk {
             "Body.stkCallback.ResultCode",
             text(&callback.result_code).as_deref(),
         )?;
-        let metadata = callback.callback_metadata.unwrap_or(Metadata { items: vec![] });
+        let metadata = callback
+            .callback_metadata
+            .unwrap_or(Metadata { items: vec![] });
         let currency = config.mpesa_currency;
         let references = vec![ReferenceValue {
             kind: ReferenceKind::Request,
             value: checkout_id.clone(),
         }];
-        let payer_phone =
-            fields::payer_phone(metadata.get("PhoneNumber").as_deref(), &config.default_country_code);
+        let payer_phone = fields::payer_phone(
+            metadata.get("PhoneNumber").as_deref(),
+            &config.default_country_code,
+        );
         let paid_at = match metadata.get("TransactionDate") {
             Some(t) => fields::compact_local_time(NAME, "TransactionDate", &t, config.time_zone.0)?,
             None if code != "0" => ctx.fallback_time(),
-            None => return Err(NormalizeError::MissingField { provider: NAME, field: "TransactionDate" }),
+            None => {
+                return Err(NormalizeError::MissingField {
+                    provider: NAME,
+                    field: "TransactionDate",
+                })
+            }
         };
         if code != "0" {
             let desc = text(&callback.result_desc).unwrap_or_default();
@@ -118,7 +129,11 @@ impl Provider for MpesaStk {
                 payer_name: None,
             });
         }
-        let receipt = fields::required(NAME, "MpesaReceiptNumber", metadata.get("MpesaReceiptNumber").as_deref())?;
+        let receipt = fields::required(
+            NAME,
+            "MpesaReceiptNumber",
+            metadata.get("MpesaReceiptNumber").as_deref(),
+        )?;
         let amount = fields::required(NAME, "Amount", metadata.get("Amount").as_deref())?;
         Ok(Payment {
             provider: NAME.to_string(),

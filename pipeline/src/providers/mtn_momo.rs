@@ -46,7 +46,9 @@ fn reason_text(reason: Option<&Value>) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Object(o)) => {
             let field = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or_default();
-            format!("{} {}", field("code"), field("message")).trim().to_string()
+            format!("{} {}", field("code"), field("message"))
+                .trim()
+                .to_string()
         }
         _ => String::new(),
     }
@@ -109,7 +111,9 @@ impl Provider for MtnMomo {
         let payer_phone = r.payer.as_ref().and_then(|p| {
             let kind = text(&p.party_id_type).unwrap_or_default();
             kind.eq_ignore_ascii_case("MSISDN")
-                .then(|| fields::payer_phone(text(&p.party_id).as_deref(), &ctx.config.momo_country_code))
+                .then(|| {
+                    fields::payer_phone(text(&p.party_id).as_deref(), &ctx.config.momo_country_code)
+                })
                 .flatten()
         });
         let references = [

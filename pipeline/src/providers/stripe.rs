@@ -35,7 +35,10 @@ struct EventData {
 fn id_of(object: &Map<String, Value>, key: &str) -> Option<String> {
     match object.get(key)? {
         Value::String(s) => fields::non_empty(Some(s)),
-        Value::Object(o) => o.get("id").and_then(Value::as_str).and_then(|s| fields::non_empty(Some(s))),
+        Value::Object(o) => o
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|s| fields::non_empty(Some(s))),
         _ => None,
     }
 }
@@ -51,16 +54,26 @@ fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
 }
 
 /// Reads a minor-unit amount field with Stripe's exponent for the currency.
-fn amount(object: &Map<String, Value>, keys: &[&'static str]) -> Result<model::Money, NormalizeError> {
-    let code = object
-        .get("currency")
-        .and_then(Value::as_str)
-        .ok_or(NormalizeError::MissingField { provider: NAME, field: "currency" })?;
+fn amount(
+    object: &Map<String, Value>,
+    keys: &[&'static str],
+) -> Result<model::Money, NormalizeError> {
+    let code =
+        object
+            .get("currency")
+            .and_then(Value::as_str)
+            .ok_or(NormalizeError::MissingField {
+                provider: NAME,
+                field: "currency",
+            })?;
     let currency = fields::currency(NAME, code)?;
     let (key, value) = keys
         .iter()
         .find_map(|k| object.get(*k).filter(|v| !v.is_null()).map(|v| (*k, v)))
-        .ok_or(NormalizeError::MissingField { provider: NAME, field: keys[0] })?;
+        .ok_or(NormalizeError::MissingField {
+            provider: NAME,
+            field: keys[0],
+        })?;
     let text = match value {
         Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
         other => {
@@ -74,7 +87,10 @@ fn amount(object: &Map<String, Value>, keys: &[&'static str]) -> Result<model::M
 }
 
 fn required_id(object: &Map<String, Value>, key: &'static str) -> Result<String, NormalizeError> {
-    id_of(object, key).ok_or(NormalizeError::MissingField { provider: NAME, field: key })
+    id_of(object, key).ok_or(NormalizeError::MissingField {
+        provider: NAME,
+        field: key,
+    })
 }
 
 /// References our systems put on Stripe objects: metadata values (sorted by
@@ -86,21 +102,33 @@ fn references(object: &Map<String, Value>) -> Vec<ReferenceValue> {
         entries.sort_by(|a, b| a.0.cmp(b.0));
         for (_, v) in entries {
             if let Some(s) = fields::non_empty(v.as_str()) {
-                refs.push(ReferenceValue { kind: ReferenceKind::Request, value: s });
+                refs.push(ReferenceValue {
+                    kind: ReferenceKind::Request,
+                    value: s,
+                });
             }
         }
     }
     if let Some(number) = fields::non_empty(object.get("number").and_then(Value::as_str)) {
-        refs.push(ReferenceValue { kind: ReferenceKind::Invoice, value: number });
+        refs.push(ReferenceValue {
+            kind: ReferenceKind::Invoice,
+            value: number,
+        });
     }
     if let Some(customer) = id_of(object, "customer") {
-        refs.push(ReferenceValue { kind: ReferenceKind::ProviderCustomer, value: customer });
+        refs.push(ReferenceValue {
+            kind: ReferenceKind::ProviderCustomer,
+            value: customer,
+        });
     }
     refs
 }
 
 /// The payer's name and phone from billing details, shipping, or the invoice.
-fn payer(object: &Map<String, Value>, default_cc: &str) -> (Option<String>, Option<model::PayerPhone>) {
+fn payer(
+    object: &Map<String, Value>,
+    default_cc: &str,
+) -> (Option<String>, Option<model::PayerPhone>) {
     let obj = Value::Object(object.clone());
     let name_paths: [&[&str]; 4] = [
         &["charges", "data", "0", "billing_details", "name"],
@@ -114,9 +142,15 @@ fn payer(object: &Map<String, Value>, default_cc: &str) -> (Option<String>, Opti
         &["shipping", "phone"],
         &["customer_phone"],
     ];
-    let name = name_paths.iter().find_map(|p| str_at(&obj, p)).map(str::to_string);
+    let name = name_paths
+        .iter()
+        .find_map(|p| str_at(&obj, p))
+        .map(str::to_string);
     let phone = phone_paths.iter().find_map(|p| str_at(&obj, p));
-    (fields::full_name([name.as_deref()]), fields::payer_phone(phone, default_cc))
+    (
+        fields::full_name([name.as_deref()]),
+        fields::payer_phone(phone, default_cc),
+    )
 }
 
 /// The Stripe adapter.
@@ -134,7 +168,9 @@ impl Provider for Stripe {
     ) -> Result<Payment, NormalizeError> {
         let event: Event = fields::parse_json(NAME, payload)?;
         let o = &event.data.object;
-        let created = event.created.or_else(|| o.get("created").and_then(Value::as_i64));
+        let created = event
+            .created
+            .or_else(|| o.get("created").and_then(Value::as_i64));
         let paid_at = match created {
             Some(s) => fields::unix_time(NAME, "created", s)?,
             None => ctx.fallback_time(),
@@ -165,7 +201,12 @@ impl Provider for Stripe {
                     .collect::<Vec<_>>()
                     .join(": ");
                 let money = amount(o, &["amount"])?;
-                Ok(base(required_id(o, "id")?, money, PaymentStatus::Failed { reason }, paid_at))
+                Ok(base(
+                    required_id(o, "id")?,
+                    money,
+                    PaymentStatus::Failed { reason },
+                    paid_at,
+                ))
             }
             "invoice.paid" => {
                 let txn_id = id_of(o, "payment_intent").map_or_else(|| required_id(o, "id"), Ok)?;
@@ -177,10 +218,16 @@ impl Provider for Stripe {
                     Some(s) => fields::unix_time(NAME, "status_transitions.paid_at", s)?,
                     None => paid_at,
                 };
-                Ok(base(txn_id, amount(o, &["amount_paid"])?, PaymentStatus::Succeeded, paid_at))
+                Ok(base(
+                    txn_id,
+                    amount(o, &["amount_paid"])?,
+                    PaymentStatus::Succeeded,
+                    paid_at,
+                ))
             }
             "charge.refunded" => {
-                let original = id_of(o, "payment_intent").map_or_else(|| required_id(o, "id"), Ok)?;
+                let original =
+                    id_of(o, "payment_intent").map_or_else(|| required_id(o, "id"), Ok)?;
                 let latest_refund = o
                     .get("refunds")
                     .and_then(|r| r.get("data"))
@@ -189,21 +236,36 @@ impl Provider for Stripe {
                 let (txn_id, money) = match latest_refund {
                     Some(refund) => {
                         let mut refund = refund.clone();
-                        refund.entry("currency").or_insert_with(|| o.get("currency").cloned().unwrap_or(Value::Null));
+                        refund
+                            .entry("currency")
+                            .or_insert_with(|| o.get("currency").cloned().unwrap_or(Value::Null));
                         (required_id(&refund, "id")?, amount(&refund, &["amount"])?)
                     }
                     None => {
                         let money = amount(o, &["amount_refunded"])?;
-                        (format!("{}:refunded:{}", required_id(o, "id")?, money.amount), money)
+                        (
+                            format!("{}:refunded:{}", required_id(o, "id")?, money.amount),
+                            money,
+                        )
                     }
                 };
-                let status = PaymentStatus::Reversal { reverses: format!("{NAME}:{original}") };
+                let status = PaymentStatus::Reversal {
+                    reverses: format!("{NAME}:{original}"),
+                };
                 Ok(base(txn_id, money, status, paid_at))
             }
             "charge.dispute.created" => {
-                let original = id_of(o, "payment_intent").map_or_else(|| required_id(o, "charge"), Ok)?;
-                let status = PaymentStatus::Reversal { reverses: format!("{NAME}:{original}") };
-                Ok(base(required_id(o, "id")?, amount(o, &["amount"])?, status, paid_at))
+                let original =
+                    id_of(o, "payment_intent").map_or_else(|| required_id(o, "charge"), Ok)?;
+                let status = PaymentStatus::Reversal {
+                    reverses: format!("{NAME}:{original}"),
+                };
+                Ok(base(
+                    required_id(o, "id")?,
+                    amount(o, &["amount"])?,
+                    status,
+                    paid_at,
+                ))
             }
             other => Err(NormalizeError::Unsupported {
                 provider: NAME,

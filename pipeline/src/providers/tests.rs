@@ -11,7 +11,9 @@ use super::*;
 use crate::config::ProvidersConfig;
 
 fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/providers").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/providers")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -22,7 +24,11 @@ fn now() -> DateTime<Utc> {
 fn normalize(provider: &str, fixture_name: &str) -> Result<Payment, NormalizeError> {
     let config = ProvidersConfig::default();
     let received = Some("2026-11-02T11:59:00Z".parse().unwrap());
-    let ctx = NormalizeContext { config: &config, received_at: received, now: now() };
+    let ctx = NormalizeContext {
+        config: &config,
+        received_at: received,
+        now: now(),
+    };
     Providers::default().normalize(provider, &fixture(fixture_name), &ctx)
 }
 
@@ -34,7 +40,14 @@ fn ok(provider: &str, fixture_name: &str) -> Payment {
 fn registry_lists_the_six_providers() {
     assert_eq!(
         Providers::default().names(),
-        ["airtel_money", "generic", "mpesa_c2b", "mpesa_stk", "mtn_momo", "stripe"]
+        [
+            "airtel_money",
+            "generic",
+            "mpesa_c2b",
+            "mpesa_stk",
+            "mtn_momo",
+            "stripe"
+        ]
     );
 }
 
@@ -48,22 +61,36 @@ fn mpesa_c2b_string_amount_and_local_time() {
     assert_eq!(p.paid_at.to_rfc3339(), "2026-11-02T03:38:45+00:00");
     assert_eq!(p.references[0].value, "ACC10023");
     assert_eq!(p.payer_name.as_deref(), Some("JANE DOE"));
-    assert_eq!(p.payer_phone, Some(PayerPhone::Clear(model::normalize_msisdn("254712345678", "254").unwrap())));
+    assert_eq!(
+        p.payer_phone,
+        Some(PayerPhone::Clear(
+            model::normalize_msisdn("254712345678", "254").unwrap()
+        ))
+    );
 }
 
 #[test]
 fn mpesa_c2b_time_zone_is_configurable() {
     let mut config = ProvidersConfig::default();
     config.time_zone = crate::config::TimeZone(chrono_tz::UTC);
-    let ctx = NormalizeContext { config: &config, received_at: None, now: now() };
-    let p = Providers::default().normalize("mpesa_c2b", &fixture("mpesa_c2b_confirmation.json"), &ctx).unwrap();
+    let ctx = NormalizeContext {
+        config: &config,
+        received_at: None,
+        now: now(),
+    };
+    let p = Providers::default()
+        .normalize("mpesa_c2b", &fixture("mpesa_c2b_confirmation.json"), &ctx)
+        .unwrap();
     assert_eq!(p.paid_at.to_rfc3339(), "2026-11-02T06:38:45+00:00");
 }
 
 #[test]
 fn mpesa_c2b_hashed_and_masked_msisdn() {
     let p = ok("mpesa_c2b", "mpesa_c2b_hashed_msisdn.json");
-    assert_eq!(p.payer_phone, Some(PayerPhone::Hashed(model::phone_hash("254722000111"))));
+    assert_eq!(
+        p.payer_phone,
+        Some(PayerPhone::Hashed(model::phone_hash("254722000111")))
+    );
     assert_eq!(p.references[0].kind, ReferenceKind::Invoice);
     // Just before midnight local time is still the same UTC day minus 3h.
     assert_eq!(p.paid_at.to_rfc3339(), "2026-11-02T20:59:59+00:00");
@@ -78,10 +105,14 @@ fn mpesa_stk_numeric_metadata_and_failure() {
     assert_eq!(p.payment_id(), "mpesa_stk:NLJ7RT61SV");
     assert_eq!(p.money.amount.to_string(), "1.00");
     assert_eq!(p.paid_at.to_rfc3339(), "2019-12-19T07:21:15+00:00");
-    assert!(matches!(p.payer_phone, Some(PayerPhone::Clear(ref m)) if m.as_str() == "254708374149"));
+    assert!(
+        matches!(p.payer_phone, Some(PayerPhone::Clear(ref m)) if m.as_str() == "254708374149")
+    );
     let failed = ok("mpesa_stk", "mpesa_stk_cancelled.json");
     assert_eq!(failed.payment_id(), "mpesa_stk:ws_CO_191220191020363925");
-    assert!(matches!(failed.status, PaymentStatus::Failed { ref reason } if reason.contains("1032")));
+    assert!(
+        matches!(failed.status, PaymentStatus::Failed { ref reason } if reason.contains("1032"))
+    );
     assert!(failed.money.amount.is_zero());
 }
 
@@ -91,12 +122,27 @@ fn mtn_momo_success_failure_and_pending() {
     assert_eq!(p.payment_id(), "mtn_momo:23503452");
     assert_eq!(p.money.amount.to_string(), "50000");
     assert_eq!(p.money.currency.code(), "UGX");
-    assert_eq!(p.paid_at.to_rfc3339(), "2026-11-02T11:59:00+00:00", "received_at stands in for the missing time");
+    assert_eq!(
+        p.paid_at.to_rfc3339(),
+        "2026-11-02T11:59:00+00:00",
+        "received_at stands in for the missing time"
+    );
     assert_eq!(p.references[0].value, "INV000200");
     let failed = ok("mtn_momo", "mtn_momo_failed.json");
-    assert_eq!(failed.payment_id(), "mtn_momo:947354", "a failed request is known by its externalId");
-    assert!(matches!(failed.status, PaymentStatus::Failed { ref reason } if reason.contains("PAYER_NOT_FOUND")));
-    assert_eq!(normalize("mtn_momo", "mtn_momo_pending.json").unwrap_err().kind(), "not_final");
+    assert_eq!(
+        failed.payment_id(),
+        "mtn_momo:947354",
+        "a failed request is known by its externalId"
+    );
+    assert!(
+        matches!(failed.status, PaymentStatus::Failed { ref reason } if reason.contains("PAYER_NOT_FOUND"))
+    );
+    assert_eq!(
+        normalize("mtn_momo", "mtn_momo_pending.json")
+            .unwrap_err()
+            .kind(),
+        "not_final"
+    );
 }
 
 #[test]
@@ -107,7 +153,9 @@ fn airtel_amount_from_message_or_enrichment() {
     assert_eq!(p.money.currency.code(), "UGX");
     let e = ok("airtel_money", "airtel_money_enriched.json");
     assert_eq!(e.money.amount.to_string(), "75000");
-    assert!(matches!(e.payer_phone, Some(PayerPhone::Clear(ref m)) if m.as_str() == "256752000111"));
+    assert!(
+        matches!(e.payer_phone, Some(PayerPhone::Clear(ref m)) if m.as_str() == "256752000111")
+    );
     let failed = ok("airtel_money", "airtel_money_failed.json");
     assert_eq!(failed.payment_id(), "airtel_money:BBZMiscxz");
     assert!(matches!(failed.status, PaymentStatus::Failed { .. }));
@@ -119,11 +167,21 @@ fn stripe_minor_units_lowercase_currency_and_zero_decimal() {
     assert_eq!(p.payment_id(), "stripe:pi_3OdbbG2eZvKYlo2C0fQ1p2Xs");
     assert_eq!(p.money.amount.to_string(), "2500.00");
     assert_eq!(p.money.currency.code(), "KES");
-    assert!(p.references.iter().any(|r| r.kind == ReferenceKind::ProviderCustomer && r.value == "cus_Nffr7sbSLUa9Kq"));
-    assert!(p.references.iter().any(|r| r.kind == ReferenceKind::Request && r.value == "ACC10023"));
+    assert!(p
+        .references
+        .iter()
+        .any(|r| r.kind == ReferenceKind::ProviderCustomer && r.value == "cus_Nffr7sbSLUa9Kq"));
+    assert!(p
+        .references
+        .iter()
+        .any(|r| r.kind == ReferenceKind::Request && r.value == "ACC10023"));
     assert_eq!(p.payer_name.as_deref(), Some("Jane Doe"));
     let ugx = ok("stripe", "stripe_payment_intent_succeeded_ugx.json");
-    assert_eq!(ugx.money.amount.to_string(), "75000", "UGX is zero-decimal at Stripe");
+    assert_eq!(
+        ugx.money.amount.to_string(),
+        "75000",
+        "UGX is zero-decimal at Stripe"
+    );
 }
 
 #[test]
@@ -136,11 +194,18 @@ fn stripe_invoice_paid_shares_the_payment_intent_id() {
 #[test]
 fn stripe_failures_refunds_and_disputes() {
     let failed = ok("stripe", "stripe_payment_intent_payment_failed.json");
-    assert!(matches!(failed.status, PaymentStatus::Failed { ref reason } if reason.contains("card_declined")));
+    assert!(
+        matches!(failed.status, PaymentStatus::Failed { ref reason } if reason.contains("card_declined"))
+    );
     let refund = ok("stripe", "stripe_charge_refunded.json");
     assert_eq!(refund.payment_id(), "stripe:re_3OdbbG2eZvKYlo2C0X1y2Z3a");
     assert_eq!(refund.money.amount.to_string(), "1000.00");
-    assert_eq!(refund.status, PaymentStatus::Reversal { reverses: "stripe:pi_3OdbbG2eZvKYlo2C0fQ1p2Xs".into() });
+    assert_eq!(
+        refund.status,
+        PaymentStatus::Reversal {
+            reverses: "stripe:pi_3OdbbG2eZvKYlo2C0fQ1p2Xs".into()
+        }
+    );
     let dispute = ok("stripe", "stripe_charge_dispute_created.json");
     assert_eq!(dispute.payment_id(), "stripe:dp_1OdbbG2eZvKYlo2CnQx0");
     assert!(matches!(dispute.status, PaymentStatus::Reversal { .. }));
@@ -152,12 +217,21 @@ fn generic_offsets_and_reversals() {
     assert_eq!(p.paid_at.to_rfc3339(), "2026-11-02T06:38:45+00:00");
     assert_eq!(p.money.amount.to_string(), "1250.50");
     let r = ok("generic", "generic_reversed.json");
-    assert_eq!(r.status, PaymentStatus::Reversal { reverses: "generic:BNK-778812".into() });
+    assert_eq!(
+        r.status,
+        PaymentStatus::Reversal {
+            reverses: "generic:BNK-778812".into()
+        }
+    );
 }
 
 fn with_config(provider: &str, payload: &str) -> Result<Payment, NormalizeError> {
     let config = ProvidersConfig::default();
-    let ctx = NormalizeContext { config: &config, received_at: None, now: now() };
+    let ctx = NormalizeContext {
+        config: &config,
+        received_at: None,
+        now: now(),
+    };
     Providers::default().normalize(provider, payload, &ctx)
 }
 
@@ -165,19 +239,71 @@ fn with_config(provider: &str, payload: &str) -> Result<Payment, NormalizeError>
 fn malformed_input_is_refused_with_a_reason() {
     let cases = [
         ("mpesa_c2b", "{not json", "bad_payload"),
-        ("mpesa_c2b", r#"{"TransAmount":"10","TransTime":"20261102063845"}"#, "missing_field"),
-        ("mpesa_c2b", r#"{"TransID":"X","TransAmount":"-5.00","TransTime":"20261102063845"}"#, "amount_out_of_range"),
-        ("mpesa_c2b", r#"{"TransID":"X","TransAmount":"0","TransTime":"20261102063845"}"#, "amount_out_of_range"),
-        ("mpesa_c2b", r#"{"TransID":"X","TransAmount":"1e300","TransTime":"20261102063845"}"#, "bad_amount"),
-        ("mpesa_c2b", r#"{"TransID":"X","TransAmount":"999999999999","TransTime":"20261102063845"}"#, "amount_out_of_range"),
-        ("mpesa_c2b", r#"{"TransID":"X","TransAmount":"10.001","TransTime":"20261102063845"}"#, "bad_amount"),
-        ("mpesa_c2b", r#"{"TransID":"X","TransAmount":"ten","TransTime":"20261102063845"}"#, "bad_amount"),
-        ("mpesa_c2b", r#"{"TransID":"X","TransAmount":"10","TransTime":"2026-11-02"}"#, "bad_time"),
-        ("mpesa_c2b", r#"{"TransID":"X","TransAmount":"10","TransTime":"20261340063845"}"#, "bad_time"),
-        ("stripe", r#"{"type":"customer.created","data":{"object":{}}}"#, "unsupported"),
-        ("stripe", r#"{"type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":10.5,"currency":"usd"}}}"#, "bad_amount"),
-        ("stripe", r#"{"type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":1000,"currency":"us"}}}"#, "bad_currency"),
-        ("generic", r#"{"txn_id":"1","amount":"5","currency":"KES","status":"pending"}"#, "not_final"),
+        (
+            "mpesa_c2b",
+            r#"{"TransAmount":"10","TransTime":"20261102063845"}"#,
+            "missing_field",
+        ),
+        (
+            "mpesa_c2b",
+            r#"{"TransID":"X","TransAmount":"-5.00","TransTime":"20261102063845"}"#,
+            "amount_out_of_range",
+        ),
+        (
+            "mpesa_c2b",
+            r#"{"TransID":"X","TransAmount":"0","TransTime":"20261102063845"}"#,
+            "amount_out_of_range",
+        ),
+        (
+            "mpesa_c2b",
+            r#"{"TransID":"X","TransAmount":"1e300","TransTime":"20261102063845"}"#,
+            "bad_amount",
+        ),
+        (
+            "mpesa_c2b",
+            r#"{"TransID":"X","TransAmount":"999999999999","TransTime":"20261102063845"}"#,
+            "amount_out_of_range",
+        ),
+        (
+            "mpesa_c2b",
+            r#"{"TransID":"X","TransAmount":"10.001","TransTime":"20261102063845"}"#,
+            "bad_amount",
+        ),
+        (
+            "mpesa_c2b",
+            r#"{"TransID":"X","TransAmount":"ten","TransTime":"20261102063845"}"#,
+            "bad_amount",
+        ),
+        (
+            "mpesa_c2b",
+            r#"{"TransID":"X","TransAmount":"10","TransTime":"2026-11-02"}"#,
+            "bad_time",
+        ),
+        (
+            "mpesa_c2b",
+            r#"{"TransID":"X","TransAmount":"10","TransTime":"20261340063845"}"#,
+            "bad_time",
+        ),
+        (
+            "stripe",
+            r#"{"type":"customer.created","data":{"object":{}}}"#,
+            "unsupported",
+        ),
+        (
+            "stripe",
+            r#"{"type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":10.5,"currency":"usd"}}}"#,
+            "bad_amount",
+        ),
+        (
+            "stripe",
+            r#"{"type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":1000,"currency":"us"}}}"#,
+            "bad_currency",
+        ),
+        (
+            "generic",
+            r#"{"txn_id":"1","amount":"5","currency":"KES","status":"pending"}"#,
+            "not_final",
+        ),
         ("paypal", "{}", "unknown_provider"),
     ];
     for (provider, payload, kind) in cases {
@@ -186,22 +312,61 @@ fn malformed_input_is_refused_with_a_reason() {
     }
 }
 
-const PROVIDERS: [&str; 6] = ["mpesa_c2b", "mpesa_stk", "mtn_momo", "airtel_money", "stripe", "generic"];
+const PROVIDERS: [&str; 6] = [
+    "mpesa_c2b",
+    "mpesa_stk",
+    "mtn_momo",
+    "airtel_money",
+    "stripe",
+    "generic",
+];
 
 /// JSON-shaped noise: objects with the providers' own field names and
 /// values of every type, so the fuzzing reaches past the JSON parser.
 fn json_noise() -> impl Strategy<Value = String> {
     let keys = prop::sample::select(vec![
-        "TransID", "TransTime", "TransAmount", "MSISDN", "BillRefNumber", "Body", "stkCallback", "ResultCode",
-        "CallbackMetadata", "Item", "Name", "Value", "amount", "currency", "status", "externalId",
-        "financialTransactionId", "payer", "transaction", "status_code", "airtel_money_id", "message", "type",
-        "data", "object", "id", "amount_received", "refunds", "payment_intent", "txn_id", "paid_at", "created",
+        "TransID",
+        "TransTime",
+        "TransAmount",
+        "MSISDN",
+        "BillRefNumber",
+        "Body",
+        "stkCallback",
+        "ResultCode",
+        "CallbackMetadata",
+        "Item",
+        "Name",
+        "Value",
+        "amount",
+        "currency",
+        "status",
+        "externalId",
+        "financialTransactionId",
+        "payer",
+        "transaction",
+        "status_code",
+        "airtel_money_id",
+        "message",
+        "type",
+        "data",
+        "object",
+        "id",
+        "amount_received",
+        "refunds",
+        "payment_intent",
+        "txn_id",
+        "paid_at",
+        "created",
     ]);
     let leaf = prop_oneof![
         Just("null".to_string()),
         any::<bool>().prop_map(|b| b.to_string()),
         any::<i64>().prop_map(|n| n.to_string()),
-        "-?[0-9]{0,20}(\\.[0-9]{0,20})?(e[0-9]{1,3})?".prop_map(|s| if s.is_empty() || s == "-" { "0".into() } else { s }),
+        "-?[0-9]{0,20}(\\.[0-9]{0,20})?(e[0-9]{1,3})?".prop_map(|s| if s.is_empty() || s == "-" {
+            "0".into()
+        } else {
+            s
+        }),
         "\\PC{0,12}".prop_map(|s| serde_json::to_string(&s).unwrap()),
         Just("\"20261102063845\"".to_string()),
         Just("\"SUCCESSFUL\"".to_string()),
@@ -213,7 +378,10 @@ fn json_noise() -> impl Strategy<Value = String> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
             prop::collection::vec((keys.clone(), inner), 0..8).prop_map(|kv| {
-                let body: Vec<String> = kv.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                let body: Vec<String> = kv
+                    .into_iter()
+                    .map(|(k, v)| format!("\"{k}\":{v}"))
+                    .collect();
                 format!("{{{}}}", body.join(","))
             }),
         ]

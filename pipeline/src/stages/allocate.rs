@@ -32,14 +32,22 @@ pub fn allocate(amount: Decimal, open: &[OpenItem]) -> (Vec<Allocation>, Decimal
             continue;
         }
         let applied = left.min(item.remaining);
-        out.push(Allocation { invoice_id: item.invoice_id.clone(), amount: applied });
+        out.push(Allocation {
+            invoice_id: item.invoice_id.clone(),
+            amount: applied,
+        });
         left -= applied;
     }
     (out, left.max(Decimal::ZERO))
 }
 
 /// What is still owed under the policy, net of credit.
-pub fn outstanding(open: &[OpenItem], credit: Decimal, policy: RestoreOn, at: DateTime<Utc>) -> Decimal {
+pub fn outstanding(
+    open: &[OpenItem],
+    credit: Decimal,
+    policy: RestoreOn,
+    at: DateTime<Utc>,
+) -> Decimal {
     let owed: Decimal = open
         .iter()
         .filter(|i| match policy {
@@ -80,8 +88,16 @@ mod tests {
 
     fn items() -> Vec<OpenItem> {
         vec![
-            OpenItem { invoice_id: "A".into(), remaining: d("1000.00"), due_at: Some("2026-10-10T00:00:00Z".parse().unwrap()) },
-            OpenItem { invoice_id: "B".into(), remaining: d("2500.00"), due_at: Some("2026-11-10T00:00:00Z".parse().unwrap()) },
+            OpenItem {
+                invoice_id: "A".into(),
+                remaining: d("1000.00"),
+                due_at: Some("2026-10-10T00:00:00Z".parse().unwrap()),
+            },
+            OpenItem {
+                invoice_id: "B".into(),
+                remaining: d("2500.00"),
+                due_at: Some("2026-11-10T00:00:00Z".parse().unwrap()),
+            },
         ]
     }
 
@@ -89,7 +105,10 @@ mod tests {
     fn oldest_first_partial_and_credit() {
         let (a, credit) = allocate(d("1500.00"), &items());
         assert_eq!(a.len(), 2);
-        assert_eq!((a[0].amount, a[1].amount, credit), (d("1000.00"), d("500.00"), d("0")));
+        assert_eq!(
+            (a[0].amount, a[1].amount, credit),
+            (d("1000.00"), d("500.00"), d("0"))
+        );
         let (a, credit) = allocate(d("4000.00"), &items());
         assert_eq!((a[1].amount, credit), (d("2500.00"), d("500.00")));
         let (a, credit) = allocate(d("10.00"), &[]);
@@ -100,21 +119,43 @@ mod tests {
     #[test]
     fn outstanding_by_policy() {
         let at = "2026-11-02T00:00:00Z".parse().unwrap();
-        assert_eq!(outstanding(&items(), d("0"), RestoreOn::BalanceCleared, at), d("3500.00"));
-        assert_eq!(outstanding(&items(), d("0"), RestoreOn::OverdueCleared, at), d("1000.00"));
-        assert_eq!(outstanding(&items(), d("3500.00"), RestoreOn::BalanceCleared, at), d("0"));
+        assert_eq!(
+            outstanding(&items(), d("0"), RestoreOn::BalanceCleared, at),
+            d("3500.00")
+        );
+        assert_eq!(
+            outstanding(&items(), d("0"), RestoreOn::OverdueCleared, at),
+            d("1000.00")
+        );
+        assert_eq!(
+            outstanding(&items(), d("3500.00"), RestoreOn::BalanceCleared, at),
+            d("0")
+        );
     }
 
     #[test]
     fn override_wins_until_billing_updates_again() {
         let mut state = CustomerState::default();
         let t = |s: &str| -> DateTime<Utc> { s.parse().unwrap() };
-        assert_eq!(effective_status(CustomerStatus::Suspended, None, &state), CustomerStatus::Suspended);
-        state.access = Some(AccessOverride { status: CustomerStatus::Active, at: t("2026-11-02T00:00:00Z"), cause: "p".into() });
+        assert_eq!(
+            effective_status(CustomerStatus::Suspended, None, &state),
+            CustomerStatus::Suspended
+        );
+        state.access = Some(AccessOverride {
+            status: CustomerStatus::Active,
+            at: t("2026-11-02T00:00:00Z"),
+            cause: "p".into(),
+        });
         let older = Some(t("2026-11-01T00:00:00Z"));
         let newer = Some(t("2026-11-03T00:00:00Z"));
-        assert_eq!(effective_status(CustomerStatus::Suspended, older, &state), CustomerStatus::Active);
-        assert_eq!(effective_status(CustomerStatus::Suspended, newer, &state), CustomerStatus::Suspended);
+        assert_eq!(
+            effective_status(CustomerStatus::Suspended, older, &state),
+            CustomerStatus::Active
+        );
+        assert_eq!(
+            effective_status(CustomerStatus::Suspended, newer, &state),
+            CustomerStatus::Suspended
+        );
     }
 
     #[test]
@@ -124,7 +165,10 @@ mod tests {
         assert!(clears(CustomerStatus::Suspended, d("-5"), &policy));
         assert!(!clears(CustomerStatus::Suspended, d("0.01"), &policy));
         assert!(!clears(CustomerStatus::Active, d("0"), &policy));
-        let lenient = AccessConfig { tolerance: d("1.00"), ..AccessConfig::default() };
+        let lenient = AccessConfig {
+            tolerance: d("1.00"),
+            ..AccessConfig::default()
+        };
         assert!(clears(CustomerStatus::Suspended, d("0.50"), &lenient));
     }
 }

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use matchers::store::{Batch, Table};
 use matchers::strategies::{self, Matcher};
 use matchers::{CustomerIndex, MatchingConfig};
-use model::{DeadLetter, Decision, Outcome, Payment, PaymentEnvelope, PaymentStatus, ReferenceKind};
+use model::{
+    DeadLetter, Decision, Outcome, Payment, PaymentEnvelope, PaymentStatus, ReferenceKind,
+};
 
 use crate::config::ProvidersConfig;
 use crate::error::Result;
@@ -18,6 +20,9 @@ use crate::providers::{NormalizeContext, Providers};
 use crate::state::{Seen, StateTable};
 
 /// Where an input went.
+// Moved once per payment; boxing the larger variant would add an
+// allocation per payment on the hot path for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Routed {
     /// A decision (any outcome), with the payment it was made on.
@@ -41,7 +46,13 @@ pub struct Stage1 {
     matching: MatchingConfig,
 }
 
-fn dead_letter(input: &str, error: String, kind: &str, provider: Option<String>, now: DateTime<Utc>) -> Routed {
+fn dead_letter(
+    input: &str,
+    error: String,
+    kind: &str,
+    provider: Option<String>,
+    now: DateTime<Utc>,
+) -> Routed {
     m::dead_lettered(kind);
     Routed::DeadLetter(DeadLetter {
         input: input.to_string(),
@@ -87,7 +98,11 @@ fn base_decision(payment: &Payment, outcome: Outcome, rule: &str, now: DateTime<
 
 impl Stage1 {
     /// Stage 1 over an index; dedupe state lives in the index's store.
-    pub fn new(index: CustomerIndex, providers_config: ProvidersConfig, matching: MatchingConfig) -> Self {
+    pub fn new(
+        index: CustomerIndex,
+        providers_config: ProvidersConfig,
+        matching: MatchingConfig,
+    ) -> Self {
         let seen = StateTable::new(index.store().clone(), Table::Dedupe);
         Stage1 {
             providers: Providers::default(),
@@ -114,16 +129,46 @@ impl Stage1 {
             Err(e) => {
                 let provider = serde_json::from_str::<serde_json::Value>(raw)
                     .ok()
-                    .and_then(|v| v.get("provider").and_then(|p| p.as_str()).map(str::to_string));
-                let kind = if provider.is_some() { "bad_envelope" } else { "bad_json" };
-                return Ok(dead_letter(raw, format!("not a payment envelope: {e}"), kind, provider, now));
+                    .and_then(|v| {
+                        v.get("provider")
+                            .and_then(|p| p.as_str())
+                            .map(str::to_string)
+                    });
+                let kind = if provider.is_some() {
+                    "bad_envelope"
+                } else {
+                    "bad_json"
+                };
+                return Ok(dead_letter(
+                    raw,
+                    format!("not a payment envelope: {e}"),
+                    kind,
+                    provider,
+                    now,
+                ));
             }
         };
-        let ctx = NormalizeContext { config: &self.providers_config, received_at: envelope.received_at, now };
-        let payment = match self.providers.normalize(&envelope.provider, envelope.payload.get(), &ctx) {
-            Ok(p) => p,
-            Err(e) => return Ok(dead_letter(raw, e.to_string(), e.kind(), Some(envelope.provider), now)),
+        let ctx = NormalizeContext {
+            config: &self.providers_config,
+            received_at: envelope.received_at,
+            now,
         };
+        let payment =
+            match self
+                .providers
+                .normalize(&envelope.provider, envelope.payload.get(), &ctx)
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    return Ok(dead_letter(
+                        raw,
+                        e.to_string(),
+                        e.kind(),
+                        Some(envelope.provider),
+                        now,
+                    ))
+                }
+            };
         let decision = self.decide(&payment, now)?;
         m::decided(&payment.provider, decision.outcome);
         Ok(Routed::Decided { decision, payment })
@@ -134,7 +179,10 @@ impl Stage1 {
         if let Some(first) = self.seen.get(&payment_id)? {
             let mut d = base_decision(payment, Outcome::Duplicate, "redelivery", now);
             d.customer_id = first.customer_id;
-            d.detail = Some(format!("redelivery of a payment first decided {}", first.outcome.as_str()));
+            d.detail = Some(format!(
+                "redelivery of a payment first decided {}",
+                first.outcome.as_str()
+            ));
             return Ok(d);
         }
         let decision = match &payment.status {
@@ -145,7 +193,8 @@ impl Stage1 {
             }
             PaymentStatus::Reversal { reverses } => self.reversal(payment, reverses, now)?,
             PaymentStatus::Succeeded => {
-                let r = matchers::match_payment(payment, &self.index, &self.matchers, &self.matching)?;
+                let r =
+                    matchers::match_payment(payment, &self.index, &self.matchers, &self.matching)?;
                 let mut d = base_decision(payment, r.outcome, &r.rule, now);
                 d.customer_id = r.customer_id;
                 d.confidence = r.confidence;
@@ -166,17 +215,31 @@ impl Stage1 {
         Ok(decision)
     }
 
-    fn reversal(&mut self, payment: &Payment, reverses: &str, now: DateTime<Utc>) -> Result<Decision> {
+    fn reversal(
+        &mut self,
+        payment: &Payment,
+        reverses: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Decision> {
         let original = self.seen.get(reverses)?;
         let mut d = match original {
-            Some(Seen { outcome: Outcome::Matched, customer_id: Some(customer), .. }) => {
+            Some(Seen {
+                outcome: Outcome::Matched,
+                customer_id: Some(customer),
+                ..
+            }) => {
                 let mut d = base_decision(payment, Outcome::Reversal, "reversal", now);
                 d.customer_id = Some(customer);
                 d.confidence = 1.0;
                 d
             }
             Some(seen) => {
-                let mut d = base_decision(payment, Outcome::Review, "reversal_of_unapplied_payment", now);
+                let mut d = base_decision(
+                    payment,
+                    Outcome::Review,
+                    "reversal_of_unapplied_payment",
+                    now,
+                );
                 d.detail = Some(format!(
                     "takes money back from {reverses}, which was {} and never applied",
                     seen.outcome.as_str()
@@ -184,8 +247,11 @@ impl Stage1 {
                 d
             }
             None => {
-                let mut d = base_decision(payment, Outcome::Review, "reversal_of_unknown_payment", now);
-                d.detail = Some(format!("takes money back from {reverses}, which paymatch never saw"));
+                let mut d =
+                    base_decision(payment, Outcome::Review, "reversal_of_unknown_payment", now);
+                d.detail = Some(format!(
+                    "takes money back from {reverses}, which paymatch never saw"
+                ));
                 d
             }
         };

@@ -41,7 +41,13 @@ pub struct Stage2 {
     access: AccessConfig,
 }
 
-fn entry(d: &Decision, customer: &str, kind: LedgerKind, invoice: Option<&str>, amount: Decimal) -> LedgerEntry {
+fn entry(
+    d: &Decision,
+    customer: &str,
+    kind: LedgerKind,
+    invoice: Option<&str>,
+    amount: Decimal,
+) -> LedgerEntry {
     let kind_name = match kind {
         LedgerKind::Payment => "payment",
         LedgerKind::Allocation => "allocation",
@@ -68,7 +74,11 @@ impl Stage2 {
     /// Stage 2 over the index (customers, invoices) and its store (state).
     pub fn new(index: CustomerIndex, access: AccessConfig) -> Self {
         let state = StateTable::new(index.store().clone(), Table::State);
-        Stage2 { index, state, access }
+        Stage2 {
+            index,
+            state,
+            access,
+        }
     }
 
     fn state_key(customer_id: &str) -> String {
@@ -91,13 +101,21 @@ impl Stage2 {
                 state.credit -= d.amount;
                 self.state.put(&key, state);
                 let ledger = vec![entry(d, customer_id, LedgerKind::Reversal, None, -d.amount)];
-                Ok(Applied { ledger, ..Applied::default() })
+                Ok(Applied {
+                    ledger,
+                    ..Applied::default()
+                })
             }
             Outcome::Review | Outcome::Duplicate | Outcome::Failed => Ok(Applied::default()),
         }
     }
 
-    fn apply_payment(&mut self, d: &Decision, customer_id: &str, now: DateTime<Utc>) -> Result<Applied> {
+    fn apply_payment(
+        &mut self,
+        d: &Decision,
+        customer_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Applied> {
         let key = Self::state_key(customer_id);
         let mut state = self.state.get(&key)?.unwrap_or_default();
         let mut open: Vec<OpenItem> = self
@@ -107,7 +125,11 @@ impl Stage2 {
             .filter(|i| i.status == InvoiceStatus::Open && i.currency == d.currency)
             .map(|i| {
                 let paid = state.paid.get(&i.invoice_id).copied().unwrap_or_default();
-                OpenItem { remaining: i.amount - paid, invoice_id: i.invoice_id, due_at: i.due_at }
+                OpenItem {
+                    remaining: i.amount - paid,
+                    invoice_id: i.invoice_id,
+                    due_at: i.due_at,
+                }
             })
             .filter(|i| i.remaining > Decimal::ZERO)
             .collect();
@@ -118,7 +140,13 @@ impl Stage2 {
             if let Some(item) = open.iter_mut().find(|i| i.invoice_id == a.invoice_id) {
                 item.remaining -= a.amount;
             }
-            ledger.push(entry(d, customer_id, LedgerKind::Allocation, Some(&a.invoice_id), a.amount));
+            ledger.push(entry(
+                d,
+                customer_id,
+                LedgerKind::Allocation,
+                Some(&a.invoice_id),
+                a.amount,
+            ));
         }
         if credit > Decimal::ZERO {
             state.credit += credit;
@@ -127,7 +155,8 @@ impl Stage2 {
         let mut commands = Vec::new();
         if let Some(customer) = self.index.customer(customer_id)? {
             let status = allocate::effective_status(customer.status, customer.updated_at, &state);
-            let owed = allocate::outstanding(&open, state.credit, self.access.restore_on, d.paid_at);
+            let owed =
+                allocate::outstanding(&open, state.credit, self.access.restore_on, d.paid_at);
             if allocate::clears(status, owed, &self.access) {
                 for s in &customer.services {
                     commands.push(AccessCommand {
@@ -151,7 +180,11 @@ impl Stage2 {
             }
         }
         self.state.put(&key, state);
-        Ok(Applied { allocations, ledger, commands })
+        Ok(Applied {
+            allocations,
+            ledger,
+            commands,
+        })
     }
 
     /// Pending state writes.
