@@ -250,6 +250,7 @@ pub fn run_match(files: &MatchFiles, config: &Config, show_progress: bool) -> Re
         summary.records_rejected += r;
     }
     rejected.finish()?;
+    index.compact()?;
     summary.index_seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         customers = summary.customers_indexed,

@@ -69,6 +69,17 @@ impl CustomerIndex {
         &self.store
     }
 
+    /// Compacts the index tables after a bulk load (see [`KvStore::compact`]).
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn compact(&self) -> Result<()> {
+        for table in [Table::Refs, Table::Customers, Table::Invoices] {
+            self.store.compact(table)?;
+        }
+        Ok(())
+    }
+
     /// The key rules (country code for phones, fuzzy length).
     pub fn rules(&self) -> &KeyRules {
         &self.rules
@@ -79,6 +90,7 @@ impl CustomerIndex {
         IndexWriter {
             index: self,
             batch: Batch::default(),
+            set_changes: HashMap::new(),
             customers: HashMap::new(),
             invoices: HashMap::new(),
         }
@@ -251,6 +263,8 @@ impl CustomerIndex {
 pub struct IndexWriter<'a> {
     index: &'a CustomerIndex,
     batch: Batch,
+    /// Set changes per key, folded into one merge operand each at commit.
+    set_changes: HashMap<Vec<u8>, Vec<(Vec<u8>, bool)>>,
     customers: HashMap<String, Option<Customer>>,
     invoices: HashMap<String, Option<Invoice>>,
 }
@@ -354,14 +368,20 @@ impl IndexWriter<'_> {
 
     /// Queued writes so far.
     pub fn pending(&self) -> usize {
-        self.batch.len()
+        self.batch.len() + self.set_changes.len()
     }
 
     /// Writes everything atomically.
     ///
     /// # Errors
     /// A storage failure; nothing is written then.
-    pub fn commit(self) -> Result<()> {
+    pub fn commit(mut self) -> Result<()> {
+        let mut keys: Vec<_> = self.set_changes.into_iter().collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (key, changes) in keys {
+            let run = crate::store::set::run(changes.iter().map(|(m, p)| (m.as_slice(), *p)));
+            self.batch.ops.push(crate::store::Op::SetChanges(Table::Refs, key, run));
+        }
         self.index.store.write(self.batch)
     }
 }

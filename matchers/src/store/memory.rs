@@ -24,8 +24,11 @@ impl MemoryStore {
 }
 
 fn merge_member(tables: &mut Tables, table: Table, key: Vec<u8>, member: &[u8], present: bool) {
+    merge_run(tables, table, key, set::operand(member, present));
+}
+
+fn merge_run(tables: &mut Tables, table: Table, key: Vec<u8>, operand: Vec<u8>) {
     let map = tables.entry(table).or_default();
-    let operand = set::operand(member, present);
     let merged = match map.get(&key) {
         Some(existing) => set::merge([existing.as_slice(), operand.as_slice()]).unwrap_or(operand),
         None => operand,
@@ -51,6 +54,7 @@ impl KvStore for MemoryStore {
                 }
                 Op::SetAdd(t, k, m) => merge_member(&mut tables, t, k, &m, true),
                 Op::SetRemove(t, k, m) => merge_member(&mut tables, t, k, &m, false),
+                Op::SetChanges(t, k, run) => merge_run(&mut tables, t, k, run),
             }
         }
         Ok(())

@@ -63,6 +63,9 @@ pub enum Op {
     SetAdd(Table, Vec<u8>, Vec<u8>),
     /// Remove a member from the set under a key.
     SetRemove(Table, Vec<u8>, Vec<u8>),
+    /// Several additions and removals to the set under a key, already
+    /// encoded as one merge run (see [`set::run`]): one write instead of many.
+    SetChanges(Table, Vec<u8>, Vec<u8>),
 }
 
 /// Writes applied atomically, in order.
@@ -147,6 +150,15 @@ pub trait KvStore: Send + Sync {
         prefix: &[u8],
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()>;
+
+    /// Compacts a table after a bulk load, so reads find merged values in
+    /// files with bloom filters instead of long chains of merge operands.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn compact(&self, _table: Table) -> Result<()> {
+        Ok(())
+    }
 
     /// Makes everything written so far durable (a no-op in memory).
     ///

@@ -22,6 +22,20 @@ fn push(out: &mut Vec<u8>, member: &[u8], present: bool) {
     out.extend_from_slice(&member[..usize::from(len)]);
 }
 
+/// Encodes several changes (member, present) as one run; later changes to
+/// the same member win.
+pub fn run<'a>(changes: impl IntoIterator<Item = (&'a [u8], bool)>) -> Vec<u8> {
+    let mut merged: BTreeMap<&[u8], bool> = BTreeMap::new();
+    for (member, present) in changes {
+        merged.insert(member, present);
+    }
+    let mut out = Vec::new();
+    for (member, present) in merged {
+        push(&mut out, member, present);
+    }
+    out
+}
+
 /// Decodes entries, with their presence flag.
 fn entries(bytes: &[u8]) -> Result<Vec<(&[u8], bool)>, String> {
     let mut out = Vec::new();
