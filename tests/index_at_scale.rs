@@ -106,7 +106,10 @@ fn one_million_customers() -> Result<()> {
             exact.iter().any(|t| t.customer_id() == id),
             "account of {id}"
         );
-        assert_eq!(index.by_phone(&format!("2547{i:08}"))?, std::slice::from_ref(&id));
+        assert_eq!(
+            index.by_phone(&format!("2547{i:08}"))?,
+            std::slice::from_ref(&id)
+        );
         assert!(index
             .lookup_exact(&format!("INV{i:08}"))?
             .iter()

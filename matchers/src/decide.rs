@@ -20,7 +20,7 @@ pub struct MatchResult {
     /// The matched customer.
     pub customer_id: Option<String>,
     /// The matched customer's record.
-    pub customer: Option<Customer>,
+    pub customer: Option<std::sync::Arc<Customer>>,
     /// The best candidate's score.
     pub confidence: f64,
     /// The deciding rule: the winner's strongest reason, or why not.

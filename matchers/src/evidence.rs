@@ -22,7 +22,7 @@ pub struct CandidateEvidence {
     /// Factors against (multiplied into the score).
     pub penalties: Vec<Signal>,
     /// The customer record, once a strategy loaded it.
-    pub customer: Option<Customer>,
+    pub customer: Option<std::sync::Arc<Customer>>,
 }
 
 impl CandidateEvidence {

@@ -125,6 +125,10 @@ pub struct StoreConfig {
     pub block_cache_mb: usize,
     /// References shorter than this get no typo keys. Default 5.
     pub fuzzy_min_len: usize,
+    /// Index lookups answered from memory, at most (0 turns the cache off).
+    /// About 100 bytes each; the default (4 million) covers the hot keys of
+    /// a million customers. Default 4000000.
+    pub cache_entries: usize,
 }
 
 impl Default for StoreConfig {
@@ -132,6 +136,7 @@ impl Default for StoreConfig {
         StoreConfig {
             block_cache_mb: 512,
             fuzzy_min_len: 5,
+            cache_entries: 4_000_000,
         }
     }
 }

@@ -251,6 +251,8 @@ pub fn run_match(files: &MatchFiles, config: &Config, show_progress: bool) -> Re
     }
     rejected.finish()?;
     index.compact()?;
+    let held = index.warm()?;
+    tracing::info!(held, "index warmed into memory");
     summary.index_seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         customers = summary.customers_indexed,
@@ -267,7 +269,7 @@ pub fn run_match(files: &MatchFiles, config: &Config, show_progress: bool) -> Re
         index.clone(),
         config.providers.clone(),
         config.matching.clone(),
-    );
+    )?;
     let mut stage2 = Stage2::new(index.clone(), config.access.clone());
     let bar = progress(count_lines(&files.payments), "payments", show_progress);
     let started = Instant::now();

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use matchers::index::{FuzzyBounds, KeyRules};
-use matchers::store::{KvStore, RocksOptions, RocksStore};
+use matchers::store::{CachedStore, KvStore, RocksOptions, RocksStore, Table};
 use matchers::CustomerIndex;
 
 use crate::config::Config;
@@ -46,9 +46,22 @@ pub fn open(dir: Option<PathBuf>, config: &Config) -> Result<OpenedStore> {
         // Embedded runs flush at the end; their inputs are files to rerun.
         disable_wal: true,
     };
-    let store = RocksStore::open(&options)?;
+    let rocks: Arc<dyn KvStore> = Arc::new(RocksStore::open(&options)?);
+    let store: Arc<dyn KvStore> = if config.store.cache_entries > 0 {
+        let index_tables = [Table::Customers, Table::Invoices, Table::Refs];
+        // Typo keys are many and read only for unresolved references.
+        let bypass: [(Table, &[u8]); 1] = [(Table::Refs, b"f:")];
+        Arc::new(CachedStore::new(
+            rocks,
+            &index_tables,
+            &bypass,
+            config.store.cache_entries,
+        ))
+    } else {
+        rocks
+    };
     Ok(OpenedStore {
-        store: Arc::new(store),
+        store,
         path,
         _temporary: temporary,
     })

@@ -9,9 +9,12 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use anyhow::{Context, Result};
 use chrono::Utc;
 use clap::Parser;
+use matchers::store::{Batch, KvStore, Table};
 use pipeline::generator::{self, GenerateOptions};
 use pipeline::stages::{Routed, Stage1, Stage2};
 use pipeline::Config;
@@ -34,6 +37,58 @@ struct Args {
     /// Stop after stage 1 (for profiling it alone).
     #[arg(long)]
     stage1_only: bool,
+    /// Use the in-memory store instead of RocksDB (a ceiling: what the
+    /// stages cost when storage costs nothing).
+    #[arg(long)]
+    memory: bool,
+}
+
+/// Counts reads, to report store reads per payment.
+struct Counting {
+    inner: std::sync::Arc<dyn KvStore>,
+    gets: AtomicU64,
+}
+
+impl KvStore for Counting {
+    fn get(&self, table: Table, key: &[u8]) -> matchers::Result<Option<Vec<u8>>> {
+        self.gets.fetch_add(1, Ordering::Relaxed);
+        self.inner.get(table, key)
+    }
+    fn write(&self, batch: Batch) -> matchers::Result<()> {
+        self.inner.write(batch)
+    }
+    fn scan_prefix(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> matchers::Result<()> {
+        self.inner.scan_prefix(table, prefix, visit)
+    }
+    fn compact(&self, table: Table) -> matchers::Result<()> {
+        self.inner.compact(table)
+    }
+    fn preload(&self, table: Table) -> matchers::Result<bool> {
+        self.inner.preload(table)
+    }
+    fn flush(&self) -> matchers::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// CPU seconds used by the calling thread (user + system), from /proc.
+fn thread_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    // Fields after the command name: utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn peak_rss_mib() -> f64 {
@@ -53,6 +108,7 @@ fn read_lines(path: &std::path::Path) -> Result<Vec<String>> {
 }
 
 fn main() -> Result<()> {
+    let process_start = Instant::now();
     let args = Args::parse();
     let temp = tempfile::tempdir()?;
     let data = args
@@ -71,7 +127,17 @@ fn main() -> Result<()> {
     }
     let config = Config::default();
     let opened = pipeline::store::open(Some(temp.path().join("state")), &config)?;
-    let index = pipeline::store::index(opened.store.clone(), &config);
+    let store: std::sync::Arc<dyn matchers::store::KvStore> = if args.memory {
+        std::sync::Arc::new(matchers::store::MemoryStore::new())
+    } else {
+        opened.store.clone()
+    };
+    let store = std::sync::Arc::new(Counting {
+        inner: store,
+        gets: AtomicU64::new(0),
+    });
+    let counter = store.clone();
+    let index = pipeline::store::index(store, &config);
 
     let started = Instant::now();
     let mut writer = index.writer();
@@ -91,6 +157,8 @@ fn main() -> Result<()> {
     }
     writer.commit()?;
     index.compact()?;
+    let held = index.warm()?;
+    eprintln!("index held in memory: {held}");
     let index_seconds = started.elapsed().as_secs_f64();
 
     let payments = read_lines(&data.join("payments.jsonl"))?;
@@ -98,10 +166,16 @@ fn main() -> Result<()> {
         index.clone(),
         config.providers.clone(),
         config.matching.clone(),
-    );
+    )?;
     let now = Utc::now();
     let mut decisions = Vec::with_capacity(payments.len());
+    let gets_before = counter.gets.load(Ordering::Relaxed);
+    eprintln!(
+        "stage 1 starts {:.1} s after process start",
+        process_start.elapsed().as_secs_f64()
+    );
     let started = Instant::now();
+    let cpu_started = thread_cpu_seconds();
     for (i, line) in payments.iter().enumerate() {
         if let Routed::Decided { decision, .. } = stage1.process(line, now)? {
             decisions.push(decision);
@@ -112,8 +186,21 @@ fn main() -> Result<()> {
     }
     stage1.flush()?;
     let stage1_seconds = started.elapsed().as_secs_f64();
+    let stage1_cpu = thread_cpu_seconds() - cpu_started;
+    println!(
+        "stage 1 CPU                  {stage1_cpu:.2} s = {:.0} payments per CPU-second",
+        payments.len() as f64 / stage1_cpu
+    );
+    let gets = counter.gets.load(Ordering::Relaxed) - gets_before;
+    println!(
+        "store reads per payment      {:.2}",
+        gets as f64 / payments.len() as f64
+    );
     if args.stage1_only {
-        println!("stage 1 (normalize+dedupe+match) {stage1_seconds:.2} s = {:.0} payments/s on one core", payments.len() as f64 / stage1_seconds);
+        println!(
+            "stage 1 (normalize+dedupe+match) {stage1_seconds:.2} s = {:.0} payments/s on one core",
+            payments.len() as f64 / stage1_seconds
+        );
         return Ok(());
     }
 

@@ -6,7 +6,7 @@
 pub mod keys;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use model::{Customer, Invoice, InvoiceStatus};
 use serde::de::DeserializeOwned;
@@ -34,12 +34,24 @@ impl Default for FuzzyBounds {
     }
 }
 
+/// Decoded customer records, shared: decoding a record costs more than the
+/// rest of a lookup, and the same customers are read again and again.
+/// Bounded; emptied when full; entries are dropped by the index's own writer
+/// when a customer changes, so it never serves a stale record.
+#[derive(Default)]
+struct DecodedCustomers {
+    map: Mutex<HashMap<String, Arc<Customer>>>,
+}
+
+const DECODED_CUSTOMERS_MAX: usize = 2_000_000;
+
 /// Read and write access to the index.
 #[derive(Clone)]
 pub struct CustomerIndex {
     store: Arc<dyn KvStore>,
     rules: KeyRules,
     bounds: FuzzyBounds,
+    decoded: Arc<DecodedCustomers>,
 }
 
 fn decode<T: DeserializeOwned>(table: Table, key: &[u8], bytes: &[u8]) -> Result<T> {
@@ -61,6 +73,7 @@ impl CustomerIndex {
             store,
             rules,
             bounds,
+            decoded: Arc::default(),
         }
     }
 
@@ -78,6 +91,19 @@ impl CustomerIndex {
             self.store.compact(table)?;
         }
         Ok(())
+    }
+
+    /// Loads the index tables into the store's memory tier, where it has
+    /// one (see `store::CachedStore`); returns whether all of them fit.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn warm(&self) -> Result<bool> {
+        let mut all = true;
+        for table in [Table::Customers, Table::Invoices, Table::Refs] {
+            all &= self.store.preload(table)?;
+        }
+        Ok(all)
     }
 
     /// The key rules (country code for phones, fuzzy length).
@@ -100,12 +126,29 @@ impl CustomerIndex {
     ///
     /// # Errors
     /// A storage failure or a corrupt record.
-    pub fn customer(&self, customer_id: &str) -> Result<Option<Customer>> {
+    pub fn customer(&self, customer_id: &str) -> Result<Option<Arc<Customer>>> {
+        let lock = || self.decoded.map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = lock().get(customer_id) {
+            return Ok(Some(hit.clone()));
+        }
         let key = customer_id.as_bytes();
-        self.store
-            .get(Table::Customers, key)?
-            .map(|b| decode(Table::Customers, key, &b))
-            .transpose()
+        let Some(bytes) = self.store.get(Table::Customers, key)? else {
+            return Ok(None);
+        };
+        let customer: Arc<Customer> = Arc::new(decode(Table::Customers, key, &bytes)?);
+        let mut map = lock();
+        if map.len() >= DECODED_CUSTOMERS_MAX {
+            map.clear();
+        }
+        map.insert(customer_id.to_string(), customer.clone());
+        Ok(Some(customer))
+    }
+
+    fn forget_customers<'a>(&self, ids: impl Iterator<Item = &'a String>) {
+        let mut map = self.decoded.map.lock().unwrap_or_else(|e| e.into_inner());
+        for id in ids {
+            map.remove(id);
+        }
     }
 
     /// An invoice record.
@@ -273,7 +316,7 @@ impl IndexWriter<'_> {
     fn old_customer(&self, id: &str) -> Result<Option<Customer>> {
         match self.customers.get(id) {
             Some(pending) => Ok(pending.clone()),
-            None => self.index.customer(id),
+            None => Ok(self.index.customer(id)?.map(|c| (*c).clone())),
         }
     }
 
@@ -380,9 +423,16 @@ impl IndexWriter<'_> {
         keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (key, changes) in keys {
             let run = crate::store::set::run(changes.iter().map(|(m, p)| (m.as_slice(), *p)));
-            self.batch.ops.push(crate::store::Op::SetChanges(Table::Refs, key, run));
+            self.batch
+                .ops
+                .push(crate::store::Op::SetChanges(Table::Refs, key, run));
         }
-        self.index.store.write(self.batch)
+        // Drop decoded copies before and after the write, so no reader keeps
+        // one that was decoded from the old bytes.
+        self.index.forget_customers(self.customers.keys());
+        let result = self.index.store.write(self.batch);
+        self.index.forget_customers(self.customers.keys());
+        result
     }
 }
 

@@ -6,10 +6,12 @@
 //! updated with blind merge operands (`add`/`remove` a member), which RocksDB
 //! folds in with a merge operator, so indexing never reads before it writes.
 
+mod cached;
 mod memory;
 mod rocks;
 pub mod set;
 
+pub use cached::CachedStore;
 pub use memory::MemoryStore;
 pub use rocks::{RocksOptions, RocksStore};
 
@@ -158,6 +160,15 @@ pub trait KvStore: Send + Sync {
     /// A storage failure.
     fn compact(&self, _table: Table) -> Result<()> {
         Ok(())
+    }
+
+    /// Loads a whole table into a memory tier, if the store has one;
+    /// returns whether the table is now held complete.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn preload(&self, _table: Table) -> Result<bool> {
+        Ok(false)
     }
 
     /// Makes everything written so far durable (a no-op in memory).

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use model::phone::is_sha256_hex;
 use model::{normalize_msisdn, Currency, Money, PayerPhone, Payment, PaymentStatus};
@@ -119,11 +119,19 @@ pub(super) fn compact_local_time(
         field,
         text: text.to_string(),
     };
-    let trimmed = text.trim();
-    if trimmed.len() != 14 || !trimmed.bytes().all(|b| b.is_ascii_digit()) {
+    let digits = text.trim().as_bytes();
+    if digits.len() != 14 || !digits.iter().all(u8::is_ascii_digit) {
         return Err(bad());
     }
-    let naive = NaiveDateTime::parse_from_str(trimmed, "%Y%m%d%H%M%S").map_err(|_| bad())?;
+    // Hand-parsed: this runs for every M-Pesa payment.
+    let num = |from: usize, to: usize| {
+        digits[from..to]
+            .iter()
+            .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'))
+    };
+    let naive = chrono::NaiveDate::from_ymd_opt(num(0, 4) as i32, num(4, 6), num(6, 8))
+        .and_then(|d| d.and_hms_opt(num(8, 10), num(10, 12), num(12, 14)))
+        .ok_or_else(bad)?;
     zone.from_local_datetime(&naive)
         .earliest()
         .map(|t| t.with_timezone(&Utc))

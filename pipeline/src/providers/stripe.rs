@@ -43,9 +43,11 @@ fn id_of(object: &Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
-fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter()
-        .try_fold(value, |v, key| match key.parse::<usize>() {
+/// A string at a path of keys (and array indexes) under an object.
+fn str_at<'a>(object: &'a Map<String, Value>, path: &[&str]) -> Option<&'a str> {
+    let (first, rest) = path.split_first()?;
+    rest.iter()
+        .try_fold(object.get(*first)?, |v, key| match key.parse::<usize>() {
             Ok(i) => v.get(i),
             Err(_) => v.get(key),
         })?
@@ -129,7 +131,6 @@ fn payer(
     object: &Map<String, Value>,
     default_cc: &str,
 ) -> (Option<String>, Option<model::PayerPhone>) {
-    let obj = Value::Object(object.clone());
     let name_paths: [&[&str]; 4] = [
         &["charges", "data", "0", "billing_details", "name"],
         &["latest_charge", "billing_details", "name"],
@@ -144,9 +145,9 @@ fn payer(
     ];
     let name = name_paths
         .iter()
-        .find_map(|p| str_at(&obj, p))
+        .find_map(|p| str_at(object, p))
         .map(str::to_string);
-    let phone = phone_paths.iter().find_map(|p| str_at(&obj, p));
+    let phone = phone_paths.iter().find_map(|p| str_at(object, p));
     (
         fields::full_name([name.as_deref()]),
         fields::payer_phone(phone, default_cc),
@@ -194,12 +195,14 @@ impl Provider for Stripe {
                 paid_at,
             )),
             "payment_intent.payment_failed" => {
-                let err = o.get("last_payment_error").cloned().unwrap_or(Value::Null);
-                let reason = [str_at(&err, &["code"]), str_at(&err, &["message"])]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(": ");
+                let reason = [
+                    str_at(o, &["last_payment_error", "code"]),
+                    str_at(o, &["last_payment_error", "message"]),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(": ");
                 let money = amount(o, &["amount"])?;
                 Ok(base(
                     required_id(o, "id")?,

@@ -17,7 +17,7 @@ use crate::config::ProvidersConfig;
 use crate::error::Result;
 use crate::metrics as m;
 use crate::providers::{NormalizeContext, Providers};
-use crate::state::{Seen, StateTable};
+use crate::state::{Seen, SeenFilter, StateTable};
 
 /// Where an input went.
 // Moved once per payment; boxing the larger variant would add an
@@ -42,6 +42,7 @@ pub struct Stage1 {
     matchers: Vec<Box<dyn Matcher>>,
     index: CustomerIndex,
     seen: StateTable<Seen>,
+    seen_filter: SeenFilter,
     providers_config: ProvidersConfig,
     matching: MatchingConfig,
 }
@@ -73,9 +74,15 @@ fn display_reference(payment: &Payment) -> Option<String> {
         .map(|r| r.value.clone())
 }
 
-fn base_decision(payment: &Payment, outcome: Outcome, rule: &str, now: DateTime<Utc>) -> Decision {
+fn base_decision(
+    payment: &Payment,
+    payment_id: &str,
+    outcome: Outcome,
+    rule: &str,
+    now: DateTime<Utc>,
+) -> Decision {
     Decision {
-        payment_id: payment.payment_id(),
+        payment_id: payment_id.to_string(),
         provider: payment.provider.clone(),
         provider_txn_id: payment.provider_txn_id.clone(),
         amount: payment.money.amount,
@@ -98,19 +105,33 @@ fn base_decision(payment: &Payment, outcome: Outcome, rule: &str, now: DateTime<
 
 impl Stage1 {
     /// Stage 1 over an index; dedupe state lives in the index's store.
+    ///
+    /// # Errors
+    /// A storage failure loading the dedupe filter.
     pub fn new(
         index: CustomerIndex,
         providers_config: ProvidersConfig,
         matching: MatchingConfig,
-    ) -> Self {
+    ) -> Result<Self> {
         let seen = StateTable::new(index.store().clone(), Table::Dedupe);
-        Stage1 {
+        let seen_filter = SeenFilter::load(index.store().as_ref(), Table::Dedupe)?;
+        Ok(Stage1 {
             providers: Providers::default(),
             matchers: strategies::registry(),
             index,
             seen,
+            seen_filter,
             providers_config,
             matching,
+        })
+    }
+
+    /// The first decision's summary of a payment id, if any.
+    fn first_seen(&self, payment_id: &str) -> Result<Option<Seen>> {
+        if self.seen_filter.may_contain(payment_id) {
+            self.seen.get(payment_id)
+        } else {
+            Ok(None)
         }
     }
 
@@ -175,9 +196,9 @@ impl Stage1 {
     }
 
     fn decide(&mut self, payment: &Payment, now: DateTime<Utc>) -> Result<Decision> {
-        let payment_id = payment.payment_id();
-        if let Some(first) = self.seen.get(&payment_id)? {
-            let mut d = base_decision(payment, Outcome::Duplicate, "redelivery", now);
+        let payment_id = &payment.payment_id();
+        if let Some(first) = self.first_seen(payment_id)? {
+            let mut d = base_decision(payment, payment_id, Outcome::Duplicate, "redelivery", now);
             d.customer_id = first.customer_id;
             d.detail = Some(format!(
                 "redelivery of a payment first decided {}",
@@ -187,15 +208,18 @@ impl Stage1 {
         }
         let decision = match &payment.status {
             PaymentStatus::Failed { reason } => {
-                let mut d = base_decision(payment, Outcome::Failed, "provider_failed", now);
+                let mut d =
+                    base_decision(payment, payment_id, Outcome::Failed, "provider_failed", now);
                 d.detail = Some(reason.clone());
                 d
             }
-            PaymentStatus::Reversal { reverses } => self.reversal(payment, reverses, now)?,
+            PaymentStatus::Reversal { reverses } => {
+                self.reversal(payment, payment_id, reverses, now)?
+            }
             PaymentStatus::Succeeded => {
                 let r =
                     matchers::match_payment(payment, &self.index, &self.matchers, &self.matching)?;
-                let mut d = base_decision(payment, r.outcome, &r.rule, now);
+                let mut d = base_decision(payment, payment_id, r.outcome, &r.rule, now);
                 d.customer_id = r.customer_id;
                 d.confidence = r.confidence;
                 d.candidates = r.candidates;
@@ -203,8 +227,9 @@ impl Stage1 {
                 d
             }
         };
+        self.seen_filter.insert(payment_id);
         self.seen.put(
-            &payment_id,
+            payment_id,
             Seen {
                 outcome: decision.outcome,
                 customer_id: decision.customer_id.clone(),
@@ -218,17 +243,18 @@ impl Stage1 {
     fn reversal(
         &mut self,
         payment: &Payment,
+        payment_id: &str,
         reverses: &str,
         now: DateTime<Utc>,
     ) -> Result<Decision> {
-        let original = self.seen.get(reverses)?;
+        let original = self.first_seen(reverses)?;
         let mut d = match original {
             Some(Seen {
                 outcome: Outcome::Matched,
                 customer_id: Some(customer),
                 ..
             }) => {
-                let mut d = base_decision(payment, Outcome::Reversal, "reversal", now);
+                let mut d = base_decision(payment, payment_id, Outcome::Reversal, "reversal", now);
                 d.customer_id = Some(customer);
                 d.confidence = 1.0;
                 d
@@ -236,6 +262,7 @@ impl Stage1 {
             Some(seen) => {
                 let mut d = base_decision(
                     payment,
+                    payment_id,
                     Outcome::Review,
                     "reversal_of_unapplied_payment",
                     now,
@@ -247,8 +274,13 @@ impl Stage1 {
                 d
             }
             None => {
-                let mut d =
-                    base_decision(payment, Outcome::Review, "reversal_of_unknown_payment", now);
+                let mut d = base_decision(
+                    payment,
+                    payment_id,
+                    Outcome::Review,
+                    "reversal_of_unknown_payment",
+                    now,
+                );
                 d.detail = Some(format!(
                     "takes money back from {reverses}, which paymatch never saw"
                 ));

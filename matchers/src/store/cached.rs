@@ -1,0 +1,370 @@
+//! An in-memory tier in front of another store, for the index tables.
+//!
+//! Stage 1 reads a few key families for every payment; even from RocksDB's
+//! block cache a point read costs over a microsecond (memtable probe, bloom
+//! filter, block seek, LRU bookkeeping), and a payment needs several. Every
+//! instance holds the whole index anyway (a global table), so this
+//! decorator keeps it in a sharded hash map, bounded by an entry count:
+//!
+//! * **read-through**: answers — including "absent" — are cached as read;
+//! * **complete**: after [`KvStore::preload`] a table that fits is held
+//!   whole, so a miss *is* the answer and never reaches RocksDB; writes then
+//!   refresh the cached value instead of dropping it.
+//!
+//! Keys with a bypass prefix (the large typo-key family, read only for
+//! unresolved references) go straight to the inner store. Every write passes
+//! through here; a per-shard version number stops a reader that read the old
+//! value before a write from caching it after.
+
+use std::collections::HashMap;
+use std::hash::Hasher;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::{Batch, KvStore, Op, Table};
+use crate::error::Result;
+
+const SHARDS: usize = 64;
+
+/// A fast multiplicative hasher (the `FxHash` of rustc). Keys are index
+/// keys, not attacker-chosen in bulk (each costs a real payment), so speed
+/// wins over flood resistance here.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(n)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<V> = HashMap<Box<[u8]>, V, std::hash::BuildHasherDefault<FxHasher>>;
+
+#[derive(Default)]
+struct Shard {
+    /// One map per table (indexed by table ordinal), keyed by the raw key.
+    tables: [FastMap<Option<Arc<[u8]>>>; Table::ALL.len()],
+    version: u64,
+}
+
+impl Shard {
+    fn len(&self) -> usize {
+        self.tables.iter().map(HashMap::len).sum()
+    }
+}
+
+/// A caching decorator over a [`KvStore`].
+pub struct CachedStore {
+    inner: Arc<dyn KvStore>,
+    tables: Vec<Table>,
+    bypass: Vec<(Table, Vec<u8>)>,
+    shards: Vec<Mutex<Shard>>,
+    per_shard: usize,
+    complete: [AtomicBool; Table::ALL.len()],
+    entries: AtomicUsize,
+}
+
+fn ordinal(table: Table) -> usize {
+    Table::ALL.iter().position(|t| *t == table).unwrap_or(0)
+}
+
+impl CachedStore {
+    /// Caches reads of `tables` from `inner`, holding at most about
+    /// `max_entries` answers (a full shard is emptied and refilled, and its
+    /// table stops being complete). Keys of a table starting with a
+    /// `bypass` prefix are never cached.
+    pub fn new(
+        inner: Arc<dyn KvStore>,
+        tables: &[Table],
+        bypass: &[(Table, &[u8])],
+        max_entries: usize,
+    ) -> Self {
+        CachedStore {
+            inner,
+            tables: tables.to_vec(),
+            bypass: bypass.iter().map(|(t, p)| (*t, p.to_vec())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            per_shard: (max_entries / SHARDS).max(16),
+            complete: Default::default(),
+            entries: AtomicUsize::new(0),
+        }
+    }
+
+    fn cached(&self, table: Table, key: &[u8]) -> bool {
+        self.tables.contains(&table)
+            && !self
+                .bypass
+                .iter()
+                .any(|(t, p)| *t == table && key.starts_with(p))
+    }
+
+    fn is_complete(&self, table: Table) -> bool {
+        self.complete[ordinal(table)].load(Ordering::Acquire)
+    }
+
+    /// Inserts into a locked shard, evicting (and giving up completeness)
+    /// when the shard is full.
+    fn insert(&self, shard: &mut Shard, table: Table, key: &[u8], value: Option<Arc<[u8]>>) {
+        if shard.len() >= self.per_shard {
+            let dropped = shard.len();
+            shard.tables.iter_mut().for_each(HashMap::clear);
+            self.entries.fetch_sub(dropped, Ordering::Relaxed);
+            for flag in &self.complete {
+                flag.store(false, Ordering::Release);
+            }
+        }
+        if shard.tables[ordinal(table)]
+            .insert(key.into(), value)
+            .is_none()
+        {
+            self.entries.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Answers held in memory.
+    pub fn len(&self) -> usize {
+        self.entries.load(Ordering::Relaxed)
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn shard_of(&self, table: Table, key: &[u8]) -> usize {
+        let mut h = FxHasher::default();
+        h.write_u8(ordinal(table) as u8);
+        h.write(key);
+        // The high bits are the best mixed.
+        ((h.finish() >> 40) as usize) % SHARDS
+    }
+
+    fn lock(&self, shard: usize) -> std::sync::MutexGuard<'_, Shard> {
+        self.shards[shard].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn invalidate(&self, table: Table, key: &[u8]) {
+        let mut shard = self.lock(self.shard_of(table, key));
+        shard.version += 1;
+        if shard.tables[ordinal(table)].remove(key).is_some() {
+            self.entries.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn touched(op: &Op) -> (Table, &[u8]) {
+        match op {
+            Op::Put(t, k, _)
+            | Op::Delete(t, k)
+            | Op::SetAdd(t, k, _)
+            | Op::SetRemove(t, k, _)
+            | Op::SetChanges(t, k, _) => (*t, k),
+        }
+    }
+}
+
+impl KvStore for CachedStore {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if !self.cached(table, key) {
+            return self.inner.get(table, key);
+        }
+        let index = self.shard_of(table, key);
+        let version = {
+            let shard = self.lock(index);
+            if let Some(hit) = shard.tables[ordinal(table)].get(key) {
+                return Ok(hit.as_ref().map(|v| v.to_vec()));
+            }
+            if self.is_complete(table) {
+                return Ok(None);
+            }
+            shard.version
+        };
+        let value = self.inner.get(table, key)?;
+        let mut shard = self.lock(index);
+        if shard.version == version {
+            self.insert(&mut shard, table, key, value.as_deref().map(Arc::from));
+        }
+        Ok(value)
+    }
+
+    fn write(&self, batch: Batch) -> Result<()> {
+        let touched: Vec<(Table, Vec<u8>)> = batch
+            .ops
+            .iter()
+            .map(Self::touched)
+            .filter(|(t, k)| self.cached(*t, k))
+            .map(|(t, k)| (t, k.to_vec()))
+            .collect();
+        for (t, k) in &touched {
+            self.invalidate(*t, k);
+        }
+        let result = self.inner.write(batch);
+        for (t, k) in touched {
+            self.invalidate(t, &k);
+            if result.is_ok() && self.is_complete(t) {
+                // Keep a complete table complete: cache the merged value.
+                let value = self.inner.get(t, &k)?;
+                let mut shard = self.lock(self.shard_of(t, &k));
+                self.insert(&mut shard, t, &k, value.as_deref().map(Arc::from));
+            }
+        }
+        result
+    }
+
+    fn preload(&self, table: Table) -> Result<bool> {
+        if !self.tables.contains(&table) {
+            return Ok(false);
+        }
+        let capacity = self.per_shard * SHARDS;
+        let mut fits = true;
+        self.inner.scan_prefix(table, b"", &mut |key, value| {
+            if !self.cached(table, key) {
+                return true;
+            }
+            if self.len() >= capacity * 9 / 10 {
+                fits = false;
+                return false;
+            }
+            let mut shard = self.lock(self.shard_of(table, key));
+            if shard.len() >= self.per_shard {
+                fits = false;
+                return false;
+            }
+            self.insert(&mut shard, table, key, Some(Arc::from(value)));
+            true
+        })?;
+        self.complete[ordinal(table)].store(fits, Ordering::Release);
+        Ok(fits)
+    }
+
+    fn scan_prefix(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        self.inner.scan_prefix(table, prefix, visit)
+    }
+
+    fn compact(&self, table: Table) -> Result<()> {
+        self.inner.compact(table)
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[test]
+    fn writes_are_seen_through_the_cache() {
+        let store = CachedStore::new(
+            Arc::new(MemoryStore::new()),
+            &[Table::Refs, Table::Customers],
+            &[],
+            1000,
+        );
+        assert_eq!(store.get(Table::Customers, b"C1").unwrap(), None);
+        let mut b = Batch::default();
+        b.put(Table::Customers, b"C1".to_vec(), b"v1".to_vec());
+        b.set_add(Table::Refs, b"k".to_vec(), b"C1".to_vec());
+        store.write(b).unwrap();
+        assert_eq!(
+            store.get(Table::Customers, b"C1").unwrap(),
+            Some(b"v1".to_vec())
+        );
+        assert_eq!(
+            store.get_set(Table::Refs, b"k").unwrap(),
+            vec![b"C1".to_vec()]
+        );
+        let mut b = Batch::default();
+        b.delete(Table::Customers, b"C1".to_vec());
+        b.set_remove(Table::Refs, b"k".to_vec(), b"C1".to_vec());
+        store.write(b).unwrap();
+        assert_eq!(store.get(Table::Customers, b"C1").unwrap(), None);
+        assert!(store.get_set(Table::Refs, b"k").unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_bound_holds() {
+        let store = CachedStore::new(Arc::new(MemoryStore::new()), &[Table::Refs], &[], 64 * 16);
+        for i in 0..100_000u32 {
+            store.get(Table::Refs, &i.to_le_bytes()).unwrap();
+        }
+        let total: usize = store.shards.iter().map(|s| s.lock().unwrap().len()).sum();
+        assert!(total <= 64 * 16);
+    }
+
+    #[test]
+    fn a_complete_table_answers_misses_and_stays_current() {
+        let inner = Arc::new(MemoryStore::new());
+        let mut b = Batch::default();
+        b.put(Table::Customers, b"C1".to_vec(), b"v1".to_vec());
+        b.set_add(Table::Refs, b"x:A".to_vec(), b"C1".to_vec());
+        b.set_add(Table::Refs, b"f:A".to_vec(), b"A".to_vec());
+        inner.write(b).unwrap();
+        let store = CachedStore::new(
+            inner.clone(),
+            &[Table::Refs, Table::Customers],
+            &[(Table::Refs, b"f:")],
+            10_000,
+        );
+        assert!(store.preload(Table::Customers).unwrap());
+        assert!(store.preload(Table::Refs).unwrap());
+        assert_eq!(store.len(), 2, "the bypassed family is not held");
+        assert_eq!(
+            store.get(Table::Customers, b"C1").unwrap(),
+            Some(b"v1".to_vec())
+        );
+        assert_eq!(store.get(Table::Customers, b"C2").unwrap(), None);
+        // Merges through the cache land merged in it.
+        let mut b = Batch::default();
+        b.set_add(Table::Refs, b"x:A".to_vec(), b"C2".to_vec());
+        b.put(Table::Customers, b"C2".to_vec(), b"v2".to_vec());
+        store.write(b).unwrap();
+        assert_eq!(
+            store.get_set(Table::Refs, b"x:A").unwrap(),
+            vec![b"C1".to_vec(), b"C2".to_vec()]
+        );
+        assert_eq!(
+            store.get(Table::Customers, b"C2").unwrap(),
+            Some(b"v2".to_vec())
+        );
+        assert_eq!(
+            store.get_set(Table::Refs, b"f:A").unwrap(),
+            vec![b"A".to_vec()]
+        );
+    }
+
+    #[test]
+    fn a_table_too_big_stays_read_through() {
+        let inner = Arc::new(MemoryStore::new());
+        let mut b = Batch::default();
+        for i in 0..5_000u32 {
+            b.put(Table::Customers, i.to_le_bytes().to_vec(), b"v".to_vec());
+        }
+        inner.write(b).unwrap();
+        let store = CachedStore::new(inner, &[Table::Customers], &[], 64 * 16);
+        assert!(!store.preload(Table::Customers).unwrap());
+        assert_eq!(
+            store
+                .get(Table::Customers, &4_999u32.to_le_bytes())
+                .unwrap(),
+            Some(b"v".to_vec())
+        );
+    }
+}
