@@ -3,8 +3,10 @@
 //!
 //! The [`Matcher`] trait is the extension point; [`registry`] lists every
 //! strategy in the order they run. Later strategies may read what earlier
-//! ones found (the name and amount strategies only refine candidates the
-//! reference and phone strategies proposed: a name alone never proposes).
+//! ones found: the typo lookup (the costliest, `len + 1` reads) is skipped
+//! once the evidence has a clear winner, and the name and amount strategies
+//! only refine candidates the reference and phone strategies proposed (a
+//! name alone never proposes).
 
 mod amount;
 mod exact_reference;
@@ -45,8 +47,8 @@ pub trait Matcher: Send + Sync {
 pub fn registry() -> Vec<Box<dyn Matcher>> {
     vec![
         Box::new(exact_reference::ExactReference),
-        Box::new(normalized_reference::NormalizedReference),
         Box::new(phone::PayerPhone),
+        Box::new(normalized_reference::NormalizedReference),
         Box::new(name::PayerName),
         Box::new(amount::Amount),
     ]

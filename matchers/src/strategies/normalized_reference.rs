@@ -1,7 +1,8 @@
 //! References that are not exact: equal after look-alike characters and
 //! leading zeros are folded (`normalized`), or one edit or transposition
 //! away (`fuzzy`, through the index's bounded deletion neighbourhood).
-//! Runs only for references the exact strategy could not resolve.
+//! Runs only for references the exact strategy could not resolve; the
+//! fuzzy lookup only while no candidate is a clear winner.
 
 use model::reference::canonical;
 use model::{Payment, ReferenceKind};
@@ -46,8 +47,10 @@ impl Matcher for NormalizedReference {
                 }
                 continue;
             }
-            // Ids our systems issued are not typed by people: no typos.
-            if reference.kind == ReferenceKind::Request {
+            // Ids our systems issued are not typed by people: no typos. And
+            // when the evidence already has a clear winner (an exact
+            // reference, the payer's phone), a typo lookup cannot change it.
+            if reference.kind == ReferenceKind::Request || super::amount::is_clear(evidence, config) {
                 continue;
             }
             for (_, target) in index.lookup_fuzzy(&canon)? {
