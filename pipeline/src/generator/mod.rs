@@ -118,6 +118,30 @@ const SCENARIOS: &[(&str, u32)] = &[
     ("malformed", 10),
 ];
 
+/// What was emitted so far, with the lines later scenarios may repeat,
+/// kept incrementally so picking one is O(1) at any size.
+#[derive(Default)]
+struct History {
+    emitted: Vec<Emitted>,
+    /// Lines a provider could deliver again (matched or reviewed payments).
+    redeliverable: Vec<usize>,
+    /// Matched Stripe payments not refunded yet.
+    stripe_open: Vec<usize>,
+}
+
+impl History {
+    fn push(&mut self, e: Emitted) {
+        let index = self.emitted.len();
+        if matches!(e.truth.expected, Expected::Matched | Expected::Review) && e.truth.scenario != "malformed" {
+            self.redeliverable.push(index);
+        }
+        if e.stripe_pi.is_some() {
+            self.stripe_open.push(index);
+        }
+        self.emitted.push(e);
+    }
+}
+
 struct Emitted {
     line: String,
     truth: Truth,
@@ -153,8 +177,7 @@ pub fn generate(options: &GenerateOptions, dir: &Path) -> Result<GenerateReport>
     let total: u32 = SCENARIOS.iter().map(|s| s.1).sum();
     let start: DateTime<Utc> = "2026-11-01T05:00:00Z".parse().unwrap_or_default();
     let step = 10.0 * 86_400.0 / options.payments.max(1) as f64;
-    let mut emitted: Vec<Emitted> = Vec::with_capacity(options.payments);
-    let mut refunded = std::collections::HashSet::new();
+    let mut history = History::default();
     let mut g = Gen {
         rng,
         world,
@@ -172,15 +195,16 @@ pub fn generate(options: &GenerateOptions, dir: &Path) -> Result<GenerateReport>
             pick -= w;
         }
         let line = (i + 1) as u64;
-        let e = g.scenario(scenario, line, at, &emitted, &mut refunded);
+        let e = g.scenario(scenario, line, at, &mut history);
         *report
             .scenarios
             .entry(e.truth.scenario.clone())
             .or_default() += 1;
-        emitted.push(e);
+        history.push(e);
     }
     let mut payments =
         BufWriter::new(File::create(dir.join("payments.jsonl")).map_err(Error::io(dir))?);
+    let emitted = history.emitted;
     for e in &emitted {
         writeln!(payments, "{}", e.line).map_err(Error::io(dir))?;
     }
@@ -248,8 +272,7 @@ impl Gen {
         scenario: &str,
         line: u64,
         at: DateTime<Utc>,
-        earlier: &[Emitted],
-        refunded: &mut std::collections::HashSet<String>,
+        history: &mut History,
     ) -> Emitted {
         let received = at + Duration::seconds(self.rng.random_range(1..20));
         let kes = self.world.kes_payer(&mut self.rng);
@@ -487,23 +510,17 @@ impl Gen {
                 }
             }
             "redelivery" | "stripe_invoice_redelivery" | "refund" => {
-                let stripe_only = scenario != "redelivery";
-                let candidates: Vec<&Emitted> = earlier
-                    .iter()
-                    .filter(|e| {
-                        e.truth.expected == Expected::Matched
-                            || (!stripe_only && e.truth.expected == Expected::Review)
-                    })
-                    .filter(|e| {
-                        !stripe_only
-                            || e.stripe_pi
-                                .as_ref()
-                                .is_some_and(|(pi, _)| !refunded.contains(pi))
-                    })
-                    .collect();
-                let Some(original) = candidates.choose(&mut self.rng) else {
-                    return self.scenario("exact_account", line, at, earlier, refunded);
-                };
+                let pool = if scenario == "redelivery" { &history.redeliverable } else { &history.stripe_open };
+                if pool.is_empty() {
+                    return self.scenario("exact_account", line, at, history);
+                }
+                let pick = self.rng.random_range(0..pool.len());
+                let index = pool[pick];
+                if scenario == "refund" {
+                    // Each payment is refunded at most once.
+                    history.stripe_open.swap_remove(pick);
+                }
+                let original = &history.emitted[index];
                 let spec = original.spec.clone();
                 let customer = original.truth.customer_id.clone();
                 match (scenario, &original.stripe_pi) {
@@ -529,7 +546,6 @@ impl Gen {
                         }
                     }
                     ("refund", Some((pi, _))) => {
-                        refunded.insert(pi.clone());
                         let refund_id = format!(
                             "re_{}",
                             world::base36(self.next_serial() + 10u64.pow(10), 24)

@@ -310,3 +310,52 @@ impl Stage1 {
         self.seen.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use matchers::index::{FuzzyBounds, KeyRules};
+    use matchers::store::MemoryStore;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn stage() -> Stage1 {
+        let rules = KeyRules { default_country_code: "254".into(), fuzzy_min_len: 5 };
+        let index = CustomerIndex::new(Arc::new(MemoryStore::new()), rules, FuzzyBounds::default());
+        Stage1::new(index, ProvidersConfig::default(), MatchingConfig::default()).unwrap()
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-02T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn the_same_callback_twice_is_a_duplicate() {
+        let mut s = stage();
+        let line = r#"{"provider":"generic","payload":{"txn_id":"T1","amount":"10","currency":"KES","reference":"X"}}"#;
+        let first = s.process(line, now()).unwrap();
+        let second = s.process(line, now()).unwrap();
+        assert!(matches!(first, Routed::Decided { ref decision, .. } if decision.outcome == Outcome::Review));
+        assert!(matches!(second, Routed::Decided { ref decision, .. } if decision.outcome == Outcome::Duplicate));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Any line ends in exactly one decision or dead letter, never a panic.
+        #[test]
+        fn any_line_is_routed(
+            provider in prop::sample::select(vec!["mpesa_c2b", "mpesa_stk", "mtn_momo", "airtel_money", "stripe", "generic", "nope"]),
+            body in "\\PC{0,80}",
+            raw in prop::collection::vec(any::<u8>(), 0..120),
+        ) {
+            let mut s = stage();
+            let payload = serde_json::to_string(&body).unwrap();
+            let envelope = format!(r#"{{"provider":"{provider}","payload":{payload}}}"#);
+            let _ = s.process(&envelope, now()).unwrap();
+            let _ = s.process(&String::from_utf8_lossy(&raw), now()).unwrap();
+        }
+    }
+}
