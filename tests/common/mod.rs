@@ -22,29 +22,23 @@ pub fn fixture(relative: &str) -> PathBuf {
     repo_root().join("fixtures").join(relative)
 }
 
-/// The `paymatch` binary beside this test executable, built once if missing.
+/// The `paymatch` binary of this checkout, built (or found up to date) once
+/// per test process with the same profile as the tests, so a test never runs
+/// a stale binary.
 pub fn paymatch_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>")
-            .to_path_buf();
-        let bin = profile_dir.join("paymatch");
-        if !bin.exists() {
-            let release = profile_dir.file_name().is_some_and(|n| n == "release");
-            let mut cmd = Command::new(env!("CARGO"));
-            cmd.args(["build", "-p", "pipeline", "--bin", "paymatch"])
-                .current_dir(repo_root());
-            if release {
-                cmd.arg("--release");
-            }
-            let status = cmd.status().expect("cargo build");
-            assert!(status.success(), "building paymatch failed");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf();
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "--quiet", "-p", "pipeline", "--bin", "paymatch"]).current_dir(repo_root());
+        if release {
+            cmd.arg("--release");
         }
-        bin
+        let status = cmd.status().expect("cargo build");
+        assert!(status.success(), "building paymatch failed");
+        profile_dir.join("paymatch")
     })
 }
 

@@ -125,7 +125,8 @@ fn main() -> Result<()> {
         generator::generate(&options, &data)?;
         eprintln!("generated in {:.1}s", started.elapsed().as_secs_f64());
     }
-    let config = Config::default();
+    // PAYMATCH_SECTION__KEY variables apply, as for the binary.
+    let config = Config::load(None, std::env::vars())?;
     let opened = pipeline::store::open(Some(temp.path().join("state")), &config)?;
     let store: std::sync::Arc<dyn matchers::store::KvStore> = if args.memory {
         std::sync::Arc::new(matchers::store::MemoryStore::new())

@@ -79,17 +79,14 @@ fn typo_confirmed_by_name_alone_goes_to_review() {
 }
 
 #[test]
-fn typo_confirmed_by_name_and_invoice_amount_matches() {
+fn typo_confirmed_by_name_and_invoice_amount_goes_to_review_ranked_first() {
     let r = run(&payment("ACC10032", None, Some("JANE DOE"), 2500));
-    assert_eq!(r.outcome, Outcome::Matched, "{r:?}");
-    assert_eq!(r.customer_id.as_deref(), Some("C1"));
+    assert_eq!(r.outcome, Outcome::Review, "{r:?}");
+    assert_eq!(r.rule, "below_threshold");
+    assert_eq!(r.candidates[0].customer_id, "C1");
     assert_eq!(
         r.candidates[0].reasons,
-        [
-            "account_number_fuzzy",
-            "name_similar",
-            "amount_matches_invoice"
-        ]
+        ["name_similar", "account_number_fuzzy", "amount_matches_invoice"]
     );
 }
 
