@@ -51,6 +51,9 @@ pub struct Scores {
     pub recall_deterministic: Ratio,
     /// Typo'd references confirmed by name, auto-matched correctly.
     pub recall_fuzzy: Ratio,
+    /// Reviews of a known payer where the reviewer's first candidate is
+    /// the payer: how much a person's work the review queue saves.
+    pub review_first_candidate_right: Ratio,
     /// Payments from non-customers that were auto-matched (should be 0).
     pub unknown_payers_matched: u64,
     /// Redeliveries decided `duplicate`.
@@ -158,6 +161,13 @@ pub fn evaluate(data_dir: &Path, run_dir: &Path) -> Result<Scores> {
             Expected::Reversal => Some(("reversal", d.outcome == Outcome::Reversal && right)),
             _ => None,
         };
+        if d.outcome == Outcome::Review {
+            if let Some(payer) = &t.customer_id {
+                let c = counters.entry("review_first").or_default();
+                c.0 += u64::from(d.candidates.first().is_some_and(|c| &c.customer_id == payer));
+                c.1 += 1;
+            }
+        }
         if let Some((name, hit)) = bucket {
             let c = counters.entry(name).or_default();
             c.0 += u64::from(hit);
@@ -177,6 +187,7 @@ pub fn evaluate(data_dir: &Path, run_dir: &Path) -> Result<Scores> {
     s.auto_match_precision = Ratio::new(matched_right, matched);
     s.recall_deterministic = ratio("deterministic");
     s.recall_fuzzy = ratio("fuzzy");
+    s.review_first_candidate_right = ratio("review_first");
     s.redeliveries_caught = ratio("duplicate");
     s.failures_recognised = ratio("failed");
     s.reversals_recognised = ratio("reversal");
@@ -224,6 +235,7 @@ pub fn render(s: &Scores) -> String {
         format!("auto-match precision        {}", r(&s.auto_match_precision)),
         format!("recall, deterministic       {}", r(&s.recall_deterministic)),
         format!("recall, typo + name         {}", r(&s.recall_fuzzy)),
+        format!("review: payer ranked first  {}", r(&s.review_first_candidate_right)),
         format!(
             "unknown payers matched      {:>7}",
             s.unknown_payers_matched
