@@ -164,7 +164,11 @@ pub fn evaluate(data_dir: &Path, run_dir: &Path) -> Result<Scores> {
         if d.outcome == Outcome::Review {
             if let Some(payer) = &t.customer_id {
                 let c = counters.entry("review_first").or_default();
-                c.0 += u64::from(d.candidates.first().is_some_and(|c| &c.customer_id == payer));
+                c.0 += u64::from(
+                    d.candidates
+                        .first()
+                        .is_some_and(|c| &c.customer_id == payer),
+                );
                 c.1 += 1;
             }
         }
@@ -235,7 +239,10 @@ pub fn render(s: &Scores) -> String {
         format!("auto-match precision        {}", r(&s.auto_match_precision)),
         format!("recall, deterministic       {}", r(&s.recall_deterministic)),
         format!("recall, typo + name         {}", r(&s.recall_fuzzy)),
-        format!("review: payer ranked first  {}", r(&s.review_first_candidate_right)),
+        format!(
+            "review: payer ranked first  {}",
+            r(&s.review_first_candidate_right)
+        ),
         format!(
             "unknown payers matched      {:>7}",
             s.unknown_payers_matched

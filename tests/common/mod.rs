@@ -29,10 +29,15 @@ pub fn paymatch_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf();
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>")
+            .to_path_buf();
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
         let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "--quiet", "-p", "pipeline", "--bin", "paymatch"]).current_dir(repo_root());
+        cmd.args(["build", "--quiet", "-p", "pipeline", "--bin", "paymatch"])
+            .current_dir(repo_root());
         if release {
             cmd.arg("--release");
         }

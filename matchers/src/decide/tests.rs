@@ -86,7 +86,11 @@ fn typo_confirmed_by_name_and_invoice_amount_goes_to_review_ranked_first() {
     assert_eq!(r.candidates[0].customer_id, "C1");
     assert_eq!(
         r.candidates[0].reasons,
-        ["name_similar", "account_number_fuzzy", "amount_matches_invoice"]
+        [
+            "name_similar",
+            "account_number_fuzzy",
+            "amount_matches_invoice"
+        ]
     );
 }
 

@@ -50,7 +50,8 @@ impl Matcher for NormalizedReference {
             // Ids our systems issued are not typed by people: no typos. And
             // when the evidence already has a clear winner (an exact
             // reference, the payer's phone), a typo lookup cannot change it.
-            if reference.kind == ReferenceKind::Request || super::amount::is_clear(evidence, config) {
+            if reference.kind == ReferenceKind::Request || super::amount::is_clear(evidence, config)
+            {
                 continue;
             }
             for (_, target) in index.lookup_fuzzy(&canon)? {

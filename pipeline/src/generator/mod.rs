@@ -132,7 +132,9 @@ struct History {
 impl History {
     fn push(&mut self, e: Emitted) {
         let index = self.emitted.len();
-        if matches!(e.truth.expected, Expected::Matched | Expected::Review) && e.truth.scenario != "malformed" {
+        if matches!(e.truth.expected, Expected::Matched | Expected::Review)
+            && e.truth.scenario != "malformed"
+        {
             self.redeliverable.push(index);
         }
         if e.stripe_pi.is_some() {
@@ -510,7 +512,11 @@ impl Gen {
                 }
             }
             "redelivery" | "stripe_invoice_redelivery" | "refund" => {
-                let pool = if scenario == "redelivery" { &history.redeliverable } else { &history.stripe_open };
+                let pool = if scenario == "redelivery" {
+                    &history.redeliverable
+                } else {
+                    &history.stripe_open
+                };
                 if pool.is_empty() {
                     return self.scenario("exact_account", line, at, history);
                 }

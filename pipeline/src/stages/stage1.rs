@@ -322,7 +322,10 @@ mod tests {
     use super::*;
 
     fn stage() -> Stage1 {
-        let rules = KeyRules { default_country_code: "254".into(), fuzzy_min_len: 5 };
+        let rules = KeyRules {
+            default_country_code: "254".into(),
+            fuzzy_min_len: 5,
+        };
         let index = CustomerIndex::new(Arc::new(MemoryStore::new()), rules, FuzzyBounds::default());
         Stage1::new(index, ProvidersConfig::default(), MatchingConfig::default()).unwrap()
     }
@@ -337,8 +340,12 @@ mod tests {
         let line = r#"{"provider":"generic","payload":{"txn_id":"T1","amount":"10","currency":"KES","reference":"X"}}"#;
         let first = s.process(line, now()).unwrap();
         let second = s.process(line, now()).unwrap();
-        assert!(matches!(first, Routed::Decided { ref decision, .. } if decision.outcome == Outcome::Review));
-        assert!(matches!(second, Routed::Decided { ref decision, .. } if decision.outcome == Outcome::Duplicate));
+        assert!(
+            matches!(first, Routed::Decided { ref decision, .. } if decision.outcome == Outcome::Review)
+        );
+        assert!(
+            matches!(second, Routed::Decided { ref decision, .. } if decision.outcome == Outcome::Duplicate)
+        );
     }
 
     proptest! {
