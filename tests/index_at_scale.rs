@@ -2,44 +2,17 @@
 //! reference, phone and typo is found, and a fuzzy lookup reads a bounded
 //! number of keys (counted through the store), never a scan.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::Result;
 use matchers::index::{FuzzyBounds, KeyRules};
-use matchers::store::{Batch, KvStore, Table};
+use matchers::store::CountingStore;
 use matchers::CustomerIndex;
 use model::{Currency, Customer, CustomerStatus, Invoice, InvoiceStatus, Service};
 use pipeline::Config;
 use rust_decimal::Decimal;
 
 const CUSTOMERS: u64 = 1_000_000;
-
-/// A store that counts reads, to prove lookups are bounded.
-struct Counting {
-    inner: Arc<dyn KvStore>,
-    gets: AtomicU64,
-    scans: AtomicU64,
-}
-
-impl KvStore for Counting {
-    fn get(&self, table: Table, key: &[u8]) -> matchers::Result<Option<Vec<u8>>> {
-        self.gets.fetch_add(1, Ordering::Relaxed);
-        self.inner.get(table, key)
-    }
-    fn write(&self, batch: Batch) -> matchers::Result<()> {
-        self.inner.write(batch)
-    }
-    fn scan_prefix(
-        &self,
-        table: Table,
-        prefix: &[u8],
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) -> matchers::Result<()> {
-        self.scans.fetch_add(1, Ordering::Relaxed);
-        self.inner.scan_prefix(table, prefix, visit)
-    }
-}
 
 /// A scrambled but unique 8-digit account number per customer.
 fn account(i: u64) -> String {
@@ -69,11 +42,7 @@ fn customer(i: u64) -> Customer {
 fn one_million_customers() -> Result<()> {
     let config = Config::default();
     let opened = pipeline::store::open(None, &config)?;
-    let counting = Arc::new(Counting {
-        inner: opened.store.clone(),
-        gets: AtomicU64::new(0),
-        scans: AtomicU64::new(0),
-    });
+    let counting = Arc::new(CountingStore::new(opened.store.clone()));
     let rules = KeyRules {
         default_country_code: "254".into(),
         fuzzy_min_len: 5,
@@ -124,9 +93,9 @@ fn one_million_customers() -> Result<()> {
         chars.swap(n - 1, n - 2);
         let typo: String = chars.into_iter().collect();
         let canonical = model::reference::canonical(&typo);
-        let before = counting.gets.load(Ordering::Relaxed);
+        let before = counting.gets();
         let near = index.lookup_fuzzy(&canonical)?;
-        let reads = counting.gets.load(Ordering::Relaxed) - before;
+        let reads = counting.gets() - before;
         assert!(
             near.iter().any(|(_, t)| t.customer_id() == id),
             "typo {typo} of {id}"
@@ -135,10 +104,6 @@ fn one_million_customers() -> Result<()> {
         let bound = (canonical.len() + 1 + FuzzyBounds::default().max_candidates) as u64;
         assert!(reads <= bound, "{reads} reads for one fuzzy lookup");
     }
-    assert_eq!(
-        counting.scans.load(Ordering::Relaxed),
-        0,
-        "lookups never scan"
-    );
+    assert_eq!(counting.scans(), 0, "lookups never scan");
     Ok(())
 }

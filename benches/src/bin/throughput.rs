@@ -9,12 +9,10 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use anyhow::{Context, Result};
 use chrono::Utc;
 use clap::Parser;
-use matchers::store::{Batch, KvStore, Table};
+use matchers::store::CountingStore;
 use pipeline::generator::{self, GenerateOptions};
 use pipeline::stages::{Routed, Stage1, Stage2};
 use pipeline::Config;
@@ -41,39 +39,6 @@ struct Args {
     /// stages cost when storage costs nothing).
     #[arg(long)]
     memory: bool,
-}
-
-/// Counts reads, to report store reads per payment.
-struct Counting {
-    inner: std::sync::Arc<dyn KvStore>,
-    gets: AtomicU64,
-}
-
-impl KvStore for Counting {
-    fn get(&self, table: Table, key: &[u8]) -> matchers::Result<Option<Vec<u8>>> {
-        self.gets.fetch_add(1, Ordering::Relaxed);
-        self.inner.get(table, key)
-    }
-    fn write(&self, batch: Batch) -> matchers::Result<()> {
-        self.inner.write(batch)
-    }
-    fn scan_prefix(
-        &self,
-        table: Table,
-        prefix: &[u8],
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) -> matchers::Result<()> {
-        self.inner.scan_prefix(table, prefix, visit)
-    }
-    fn compact(&self, table: Table) -> matchers::Result<()> {
-        self.inner.compact(table)
-    }
-    fn preload(&self, table: Table) -> matchers::Result<bool> {
-        self.inner.preload(table)
-    }
-    fn flush(&self) -> matchers::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// CPU seconds used by the calling thread (user + system), from /proc.
@@ -133,10 +98,7 @@ fn main() -> Result<()> {
     } else {
         opened.store.clone()
     };
-    let store = std::sync::Arc::new(Counting {
-        inner: store,
-        gets: AtomicU64::new(0),
-    });
+    let store = std::sync::Arc::new(CountingStore::new(store));
     let counter = store.clone();
     let index = pipeline::store::index(store, &config);
 
@@ -170,7 +132,7 @@ fn main() -> Result<()> {
     )?;
     let now = Utc::now();
     let mut decisions = Vec::with_capacity(payments.len());
-    let gets_before = counter.gets.load(Ordering::Relaxed);
+    let gets_before = counter.gets();
     eprintln!(
         "stage 1 starts {:.1} s after process start",
         process_start.elapsed().as_secs_f64()
@@ -192,7 +154,7 @@ fn main() -> Result<()> {
         "stage 1 CPU                  {stage1_cpu:.2} s = {:.0} payments per CPU-second",
         payments.len() as f64 / stage1_cpu
     );
-    let gets = counter.gets.load(Ordering::Relaxed) - gets_before;
+    let gets = counter.gets() - gets_before;
     println!(
         "store reads per payment      {:.2}",
         gets as f64 / payments.len() as f64

@@ -7,11 +7,13 @@
 //! folds in with a merge operator, so indexing never reads before it writes.
 
 mod cached;
+mod counting;
 mod memory;
 mod rocks;
 pub mod set;
 
 pub use cached::CachedStore;
+pub use counting::CountingStore;
 pub use memory::MemoryStore;
 pub use rocks::{RocksOptions, RocksStore};
 

@@ -7,7 +7,10 @@ use std::borrow::Cow;
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use model::phone::is_sha256_hex;
-use model::{normalize_msisdn, Currency, Money, PayerPhone, Payment, PaymentStatus};
+use model::{
+    normalize_msisdn, Currency, Money, PayerPhone, Payment, PaymentStatus, ReferenceKind,
+    ReferenceValue,
+};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -180,6 +183,16 @@ pub(super) fn payer_phone(text: Option<&str>, country_code: &str) -> Option<Paye
     normalize_msisdn(text, country_code)
         .ok()
         .map(PayerPhone::Clear)
+}
+
+/// The references a payload carries, in trust order, skipping absent ones.
+pub(super) fn references(
+    candidates: impl IntoIterator<Item = (ReferenceKind, Option<String>)>,
+) -> Vec<ReferenceValue> {
+    candidates
+        .into_iter()
+        .filter_map(|(kind, value)| value.map(|value| ReferenceValue { kind, value }))
+        .collect()
 }
 
 /// Joins name parts, skipping empty ones and collapsing spaces.

@@ -5,7 +5,7 @@
 //! default); `MSISDN` is clear (`2547…`), masked (`2547*****149`) or a
 //! SHA-256 hex digest; `BillRefNumber` is whatever the payer typed.
 
-use model::{Payment, PaymentStatus, ReferenceKind, ReferenceValue};
+use model::{Payment, PaymentStatus, ReferenceKind};
 use serde::Deserialize;
 
 use super::fields::{self, text, Scalar};
@@ -50,13 +50,10 @@ impl Provider for MpesaC2b {
         let money = fields::decimal_amount(NAME, &amount, config.mpesa_currency)?;
         let time = fields::required(NAME, "TransTime", text(&c.trans_time).as_deref())?;
         let paid_at = fields::compact_local_time(NAME, "TransTime", &time, config.time_zone.0)?;
-        let references = [
+        let references = fields::references([
             (ReferenceKind::Account, text(&c.bill_ref_number)),
             (ReferenceKind::Invoice, text(&c.invoice_number)),
-        ]
-        .into_iter()
-        .filter_map(|(kind, value)| value.map(|value| ReferenceValue { kind, value }))
-        .collect();
+        ]);
         let (first, middle, last) = (
             text(&c.first_name),
             text(&c.middle_name),

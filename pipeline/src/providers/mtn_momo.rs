@@ -9,7 +9,7 @@
 //! `reason` is a string or `{code, message}`; the payer may be an MSISDN, an
 //! e-mail or a party code.
 
-use model::{Payment, PaymentStatus, ReferenceKind, ReferenceValue};
+use model::{Payment, PaymentStatus, ReferenceKind};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -116,14 +116,11 @@ impl Provider for MtnMomo {
                 })
                 .flatten()
         });
-        let references = [
+        let references = fields::references([
             (ReferenceKind::Request, external_id),
             (ReferenceKind::Account, text(&r.payer_message)),
             (ReferenceKind::Request, text(&r.payee_note)),
-        ]
-        .into_iter()
-        .filter_map(|(kind, value)| value.map(|value| ReferenceValue { kind, value }))
-        .collect();
+        ]);
         Ok(Payment {
             provider: NAME.to_string(),
             provider_txn_id: txn_id,
