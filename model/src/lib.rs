@@ -5,6 +5,7 @@
 //! speaks in these types, so a record read from a file in embedded mode and
 //! one read from Kafka are the same value.
 
+pub mod decimal;
 pub mod error;
 pub mod money;
 pub mod payment;

@@ -108,6 +108,7 @@ pub struct Invoice {
     pub number: Option<String>,
     /// The amount due, a decimal string.
     #[schemars(with = "String")]
+    #[serde(deserialize_with = "crate::decimal::lenient")]
     pub amount: Decimal,
     /// The invoice currency.
     pub currency: Currency,
@@ -156,6 +157,7 @@ pub struct Allocation {
     pub invoice_id: String,
     /// The amount applied, a decimal string.
     #[schemars(with = "String")]
+    #[serde(deserialize_with = "crate::decimal::lenient")]
     pub amount: Decimal,
 }
 
@@ -181,6 +183,7 @@ pub struct Decision {
     pub provider_txn_id: String,
     /// Amount, a decimal string in the currency's exponent.
     #[schemars(with = "String")]
+    #[serde(deserialize_with = "crate::decimal::lenient")]
     pub amount: Decimal,
     /// Currency.
     pub currency: Currency,
@@ -312,6 +315,7 @@ pub struct LedgerEntry {
     pub kind: LedgerKind,
     /// Decimal string; reversals are negative.
     #[schemars(with = "String")]
+    #[serde(deserialize_with = "crate::decimal::lenient")]
     pub amount: Decimal,
     /// Currency.
     pub currency: Currency,

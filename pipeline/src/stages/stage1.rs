@@ -174,22 +174,27 @@ impl Stage1 {
             received_at: envelope.received_at,
             now,
         };
-        let payment =
-            match self
-                .providers
-                .normalize(&envelope.provider, envelope.payload.get(), &ctx)
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    return Ok(dead_letter(
-                        raw,
-                        e.to_string(),
-                        e.kind(),
-                        Some(envelope.provider),
-                        now,
-                    ))
-                }
-            };
+        // Some gateways forward the callback body as a JSON string: unwrap it.
+        let unwrapped;
+        let mut payload = envelope.payload.get();
+        if payload.starts_with('"') {
+            if let Ok(inner) = serde_json::from_str::<String>(payload) {
+                unwrapped = inner;
+                payload = &unwrapped;
+            }
+        }
+        let payment = match self.providers.normalize(&envelope.provider, payload, &ctx) {
+            Ok(p) => p,
+            Err(e) => {
+                return Ok(dead_letter(
+                    raw,
+                    e.to_string(),
+                    e.kind(),
+                    Some(envelope.provider),
+                    now,
+                ))
+            }
+        };
         let decision = self.decide(&payment, now)?;
         m::decided(&payment.provider, decision.outcome);
         Ok(Routed::Decided { decision, payment })
@@ -332,6 +337,17 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         "2026-11-02T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_payload_forwarded_as_a_json_string_is_unwrapped() {
+        let mut s = stage();
+        let line = r#"{"provider":"generic","payload":"{\"txn_id\":\"T2\",\"amount\":\"10\",\"currency\":\"KES\"}"}"#;
+        let routed = s.process(line, now()).unwrap();
+        assert!(
+            matches!(routed, Routed::Decided { ref payment, .. } if payment.provider_txn_id == "T2"),
+            "{routed:?}"
+        );
     }
 
     #[test]
