@@ -15,7 +15,8 @@
 //!
 //! The `f:` family is a deletion neighbourhood: two strings within one
 //! edit (substitution, insertion, deletion, adjacent transposition) share a
-//! key, so a typo is found with `len + 1` point reads.
+//! key, so a typo is found with `len + 1` point reads. Only account and
+//! invoice numbers — what payers type by hand — get these keys.
 
 use model::reference::{canonical, fold_case_and_punctuation};
 use model::{normalize_msisdn, Customer, Invoice};
@@ -142,7 +143,24 @@ pub struct KeyRules {
 /// (key, member) pairs of the `refs` table.
 pub type KeyPairs = Vec<(Vec<u8>, Vec<u8>)>;
 
-fn reference_keys(rules: &KeyRules, text: &str, target: &RefTarget, out: &mut KeyPairs) {
+/// Whether a reference gets typo keys: only what payers type by hand.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Typos {
+    /// Account and invoice numbers: typed on a phone keypad, typos expected.
+    Indexed,
+    /// Ids and usernames: exact and normalized keys only. Typo keys cost
+    /// about ten keys per reference (index size, build time, lookup reads),
+    /// and these are rarely typed from memory.
+    Skipped,
+}
+
+fn reference_keys(
+    rules: &KeyRules,
+    text: &str,
+    target: &RefTarget,
+    typos: Typos,
+    out: &mut KeyPairs,
+) {
     let folded = fold_case_and_punctuation(text);
     if folded.is_empty() {
         return;
@@ -151,7 +169,7 @@ fn reference_keys(rules: &KeyRules, text: &str, target: &RefTarget, out: &mut Ke
     out.push((key('x', &folded), member.clone()));
     let canon = canonical(text);
     out.push((key('c', &canon), member));
-    if canon.chars().count() >= rules.fuzzy_min_len {
+    if typos == Typos::Indexed && canon.chars().count() >= rules.fuzzy_min_len {
         out.push((key('f', &canon), canon.clone().into_bytes()));
         for d in deletions(&canon) {
             out.push((key('f', &d), canon.clone().into_bytes()));
@@ -166,15 +184,15 @@ pub fn customer_keys(rules: &KeyRules, c: &Customer) -> KeyPairs {
         customer_id: c.customer_id.clone(),
     };
     if let Some(number) = &c.account_number {
-        reference_keys(rules, number, &account, &mut out);
+        reference_keys(rules, number, &account, Typos::Indexed, &mut out);
     }
-    reference_keys(rules, &c.customer_id, &account, &mut out);
+    reference_keys(rules, &c.customer_id, &account, Typos::Skipped, &mut out);
     for s in &c.services {
         let target = RefTarget::Username {
             customer_id: c.customer_id.clone(),
             service_id: s.service_id.clone(),
         };
-        reference_keys(rules, &s.username, &target, &mut out);
+        reference_keys(rules, &s.username, &target, Typos::Skipped, &mut out);
     }
     let id = c.customer_id.as_bytes().to_vec();
     for raw in &c.msisdns {
@@ -202,9 +220,9 @@ pub fn invoice_keys(rules: &KeyRules, inv: &Invoice) -> KeyPairs {
         invoice_id: inv.invoice_id.clone(),
     };
     if let Some(number) = &inv.number {
-        reference_keys(rules, number, &target, &mut out);
+        reference_keys(rules, number, &target, Typos::Indexed, &mut out);
     }
-    reference_keys(rules, &inv.invoice_id, &target, &mut out);
+    reference_keys(rules, &inv.invoice_id, &target, Typos::Skipped, &mut out);
     out.push((
         key('o', &inv.customer_id),
         inv.invoice_id.as_bytes().to_vec(),
