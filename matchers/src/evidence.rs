@@ -134,13 +134,14 @@ impl Evidence {
 
     /// Candidates best first (ties by customer id, so output is stable).
     pub fn ranked(&self) -> Vec<&CandidateEvidence> {
-        let mut ranked: Vec<_> = self.candidates.iter().collect();
-        ranked.sort_by(|a, b| {
-            b.score()
-                .total_cmp(&a.score())
+        // Each score once, not once per comparison.
+        let mut scored: Vec<(f64, &CandidateEvidence)> =
+            self.candidates.iter().map(|c| (c.score(), c)).collect();
+        scored.sort_by(|(sa, a), (sb, b)| {
+            sb.total_cmp(sa)
                 .then_with(|| a.customer_id.cmp(&b.customer_id))
         });
-        ranked
+        scored.into_iter().map(|(_, c)| c).collect()
     }
 
     /// The ranked candidates as contract records, scores rounded.

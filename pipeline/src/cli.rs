@@ -75,30 +75,18 @@ pub enum Command {
         /// Working directory.
         #[arg(long, default_value = "out/demo")]
         dir: PathBuf,
-        /// Customers to generate.
-        #[arg(long, default_value_t = 5_000)]
-        customers: usize,
-        /// Payment callbacks to generate.
-        #[arg(long, default_value_t = 20_000)]
-        payments: usize,
-        /// Random seed.
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
+        /// What to generate.
+        #[command(flatten)]
+        data: DataArgs,
     },
     /// Generate a labelled data set (customers, invoices, payments, truth).
     Generate {
         /// Output directory.
         #[arg(long)]
         out: PathBuf,
-        /// Customers.
-        #[arg(long, default_value_t = 5_000)]
-        customers: usize,
-        /// Payment callbacks.
-        #[arg(long, default_value_t = 20_000)]
-        payments: usize,
-        /// Random seed.
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
+        /// What to generate.
+        #[command(flatten)]
+        data: DataArgs,
     },
     /// Score a match run against a generated data set's ground truth.
     Eval {
@@ -120,6 +108,30 @@ pub enum Command {
     },
     /// List the provider adapters.
     Providers,
+}
+
+/// The generator's size and seed, shared by `demo` and `generate`.
+#[derive(Debug, clap::Args)]
+pub struct DataArgs {
+    /// Customers to generate.
+    #[arg(long, default_value_t = 5_000)]
+    pub customers: usize,
+    /// Payment callbacks to generate.
+    #[arg(long, default_value_t = 20_000)]
+    pub payments: usize,
+    /// Random seed: the same seed gives the same files.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+impl From<DataArgs> for GenerateOptions {
+    fn from(a: DataArgs) -> Self {
+        GenerateOptions {
+            customers: a.customers,
+            payments: a.payments,
+            seed: a.seed,
+        }
+    }
 }
 
 fn init_logging(format: LogFormat) {
@@ -161,38 +173,12 @@ pub fn run(cli: Cli) -> Result<()> {
             let summary = embedded::run_match(&files, &config, progress)?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
         }
-        Command::Demo {
-            dir,
-            customers,
-            payments,
-            seed,
-        } => {
-            let report = demo::run(
-                &dir,
-                &GenerateOptions {
-                    customers,
-                    payments,
-                    seed,
-                },
-                &config,
-                progress,
-            )?;
+        Command::Demo { dir, data } => {
+            let report = demo::run(&dir, &data.into(), &config, progress)?;
             println!("{}", demo::render(&report));
         }
-        Command::Generate {
-            out,
-            customers,
-            payments,
-            seed,
-        } => {
-            let report = generator::generate(
-                &GenerateOptions {
-                    customers,
-                    payments,
-                    seed,
-                },
-                &out,
-            )?;
+        Command::Generate { out, data } => {
+            let report = generator::generate(&data.into(), &out)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Eval { data, run, json } => {

@@ -123,7 +123,11 @@ fn progress(len: u64, what: &str, show: bool) -> ProgressBar {
 
 /// Reads a JSONL file line by line: (1-based line number, text). Blank
 /// lines are skipped; invalid UTF-8 is replaced, never fatal.
-fn for_each_line(path: &Path, mut f: impl FnMut(usize, &str) -> Result<()>) -> Result<()> {
+fn for_each_line(
+    path: &Path,
+    bar: &ProgressBar,
+    mut f: impl FnMut(usize, &str) -> Result<()>,
+) -> Result<()> {
     let file = File::open(path).map_err(Error::io(path))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut buf = Vec::new();
@@ -136,6 +140,7 @@ fn for_each_line(path: &Path, mut f: impl FnMut(usize, &str) -> Result<()>) -> R
         if n == 0 {
             return Ok(());
         }
+        bar.inc(n as u64);
         line_no += 1;
         let text = String::from_utf8_lossy(&buf);
         let text = text.trim_end_matches(['\n', '\r']);
@@ -146,12 +151,10 @@ fn for_each_line(path: &Path, mut f: impl FnMut(usize, &str) -> Result<()>) -> R
     }
 }
 
-fn count_lines(path: &Path) -> u64 {
-    std::fs::read(path).map(|b| bytecount(&b)).unwrap_or(0)
-}
-
-fn bytecount(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|b| **b == b'\n').count() as u64
+/// A file's size, the progress bar's length (progress is measured in bytes
+/// read, so no pass over the file is needed first).
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
 #[derive(Serialize)]
@@ -170,11 +173,10 @@ fn load_records<T: serde::de::DeserializeOwned>(
     show: bool,
     mut stage: impl FnMut(&mut matchers::index::IndexWriter<'_>, T) -> matchers::Result<()>,
 ) -> Result<(u64, u64)> {
-    let bar = progress(count_lines(path), "index", show);
+    let bar = progress(file_len(path), "index", show);
     let (mut loaded, mut refused) = (0u64, 0u64);
     let mut writer = index.writer();
-    for_each_line(path, |line, text| {
-        bar.inc(1);
+    for_each_line(path, &bar, |line, text| {
         match serde_json::from_str::<T>(text) {
             Ok(record) => {
                 stage(&mut writer, record)?;
@@ -271,10 +273,9 @@ pub fn run_match(files: &MatchFiles, config: &Config, show_progress: bool) -> Re
         config.matching.clone(),
     )?;
     let mut stage2 = Stage2::new(index.clone(), config.access.clone());
-    let bar = progress(count_lines(&files.payments), "payments", show_progress);
+    let bar = progress(file_len(&files.payments), "payments", show_progress);
     let started = Instant::now();
-    for_each_line(&files.payments, |_, text| {
-        bar.inc(1);
+    for_each_line(&files.payments, &bar, |_, text| {
         summary.payments_read += 1;
         let now = Utc::now();
         match stage1.process(text, now)? {

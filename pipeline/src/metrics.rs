@@ -7,7 +7,6 @@
 //! | `paymatch_payments_total` | counter | `provider`, `outcome` |
 //! | `paymatch_dead_letters_total` | counter | `kind` |
 //! | `paymatch_restore_commands_total` | counter | |
-//! | `paymatch_stage_seconds` | histogram | `stage` |
 
 use model::Outcome;
 
@@ -17,8 +16,6 @@ pub const PAYMENTS: &str = "paymatch_payments_total";
 pub const DEAD_LETTERS: &str = "paymatch_dead_letters_total";
 /// Restore commands issued.
 pub const RESTORES: &str = "paymatch_restore_commands_total";
-/// Time spent per batch in a stage.
-pub const STAGE_SECONDS: &str = "paymatch_stage_seconds";
 
 /// Describes every metric to the installed recorder.
 pub fn describe() {
@@ -28,11 +25,6 @@ pub fn describe() {
         "Inputs refused to the dead-letter queue, by kind"
     );
     metrics::describe_counter!(RESTORES, "Restore commands issued");
-    metrics::describe_histogram!(
-        STAGE_SECONDS,
-        metrics::Unit::Seconds,
-        "Time per batch in a stage"
-    );
 }
 
 /// One payment decided.
@@ -49,9 +41,4 @@ pub fn dead_lettered(kind: &str) {
 /// Restore commands issued.
 pub fn restores_issued(n: usize) {
     metrics::counter!(RESTORES).increment(n as u64);
-}
-
-/// A stage batch took `seconds`.
-pub fn stage_batch(stage: &'static str, seconds: f64) {
-    metrics::histogram!(STAGE_SECONDS, "stage" => stage).record(seconds);
 }

@@ -7,7 +7,6 @@
 //! pending writes first, so a redelivery inside one batch is still caught.
 
 use std::collections::HashMap;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -24,7 +23,6 @@ pub struct StateTable<T> {
     store: Arc<dyn KvStore>,
     table: Table,
     pending: HashMap<String, T>,
-    _values: PhantomData<T>,
 }
 
 impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
@@ -34,7 +32,6 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
             store,
             table,
             pending: HashMap::new(),
-            _values: PhantomData,
         }
     }
 
