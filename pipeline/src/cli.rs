@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::config::Config;
 use crate::embedded::{self, MatchFiles};
 use crate::generator::{self, GenerateOptions};
-use crate::{demo, eval};
+use crate::{batch, demo, eval};
 
 /// Stream payment matching, service restore and reconciliation for ISPs.
 #[derive(Debug, Parser)]
@@ -108,6 +108,35 @@ pub enum Command {
     },
     /// List the provider adapters.
     Providers,
+    /// Reconcile the ledger against a provider statement (DataFusion).
+    ///
+    /// Writes DIR/matched.parquet, DIR/exceptions.parquet (+ .csv) and
+    /// DIR/summary.json; DIR/bad_lines.jsonl when statement lines could not
+    /// be read.
+    Reconcile(batch::ReconcileArgs),
+    /// Write the ledger as Parquet partitioned by day (DIR/day=YYYY-MM-DD/).
+    Snapshot {
+        /// The ledger: ledger.jsonl or .csv.
+        #[arg(long)]
+        ledger: PathBuf,
+        /// Snapshot directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// SQL over every Parquet file of a directory, one table per file name.
+    Sql {
+        /// The directory (a reconcile output, a snapshot's parent, …).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The query.
+        query: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: batch::SqlFormat,
+    },
+    /// Write the statement a provider would print for a ledger, with
+    /// exceptions injected and their truth (tests, demos, benchmarks).
+    GenerateStatement(batch::GenerateStatementArgs),
 }
 
 /// The generator's size and seed, shared by `demo` and `generate`.
@@ -202,6 +231,10 @@ pub fn run(cli: Cli) -> Result<()> {
                 out.display()
             );
         }
+        Command::Reconcile(args) => batch::reconcile(args, &config, progress)?,
+        Command::Snapshot { ledger, out } => batch::snapshot(ledger, out, progress)?,
+        Command::Sql { dir, query, format } => batch::sql(dir, query, format)?,
+        Command::GenerateStatement(args) => batch::generate_statement(args, &config)?,
         Command::Providers => {
             for name in crate::providers::Providers::default().names() {
                 println!("{name}");

@@ -6,6 +6,7 @@
 //! crate's edges (files here, Kafka later) only move records in and out, so
 //! every mode runs the same decisions.
 
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod demo;

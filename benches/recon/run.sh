@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The reconciliation benchmark (not a test): N ledger payments against a
+# statement of about N lines with injected exceptions, classified by
+# `paymatch reconcile`, by DuckDB and by pandas, on the same files, in the
+# same run. Prints wall time and peak memory of each, and checks that all
+# three found exactly the injected exceptions.
+#
+#   benches/recon/run.sh 1000000        # 1M × 1M
+#   benches/recon/run.sh 10000000       # 10M × 10M
+set -euo pipefail
+N="${1:-1000000}"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$ROOT"
+source scripts/env.sh
+scripts/setup.sh >&2
+PYTHON="$(scripts/python-peers.sh)"
+cargo build --release --workspace --bins >&2
+BIN="$CARGO_TARGET_DIR/release"
+DATA="${RECON_DATA:-$HOME/.cache/paymatch-bench/recon-$N}"
+if [ ! -f "$DATA/truth.jsonl" ]; then
+  "$BIN/recon_data" --entries "$N" --out "$DATA" >&2
+fi
+echo "data: $DATA ($(du -sh "$DATA/ledger.parquet" | cut -f1) ledger.parquet, $(du -sh "$DATA/statement.csv" | cut -f1) statement.csv, $(wc -l < "$DATA/truth.jsonl") injected exceptions)"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr)"
+
+measure() {
+  local name="$1"; shift
+  rm -rf "$DATA/out-$name"
+  /usr/bin/time -f "%e %M" -o "$DATA/$name.time" "$@" > "$DATA/$name.stdout"
+  read -r secs kb < "$DATA/$name.time"
+  printf '| %-8s | %8s s | %7s MiB |\n' "$name" "$secs" "$((kb / 1024))"
+}
+echo "| engine   |     wall   | peak RSS    |"
+echo "|----------|------------|-------------|"
+measure paymatch "$BIN/paymatch" --quiet reconcile --ledger "$DATA/ledger.parquet" \
+  --statement "$DATA/statement.csv" --format generic --out "$DATA/out-paymatch"
+measure duckdb "$PYTHON" benches/recon/peers.py duckdb "$DATA/ledger.parquet" "$DATA/statement.csv" "$DATA/out-duckdb"
+if [ "${SKIP_PANDAS:-}" = "" ]; then
+  measure pandas "$PYTHON" benches/recon/peers.py pandas "$DATA/ledger.parquet" "$DATA/statement.csv" "$DATA/out-pandas"
+fi
+
+# Every engine must report exactly what was injected.
+"$PYTHON" - "$DATA" <<'PY'
+import collections, json, sys
+data = sys.argv[1]
+truth = collections.Counter(json.loads(l)["kind"] for l in open(f"{data}/truth.jsonl"))
+ours = json.load(open(f"{data}/paymatch.stdout"))["exceptions"]
+results = {"paymatch": {k: v for k, v in ours.items()}}
+for peer in ("duckdb", "pandas"):
+    try:
+        results[peer] = json.load(open(f"{data}/{peer}.stdout"))["exceptions"]
+    except FileNotFoundError:
+        pass
+ok = True
+for engine, counts in results.items():
+    same = all(counts.get(k, 0) == truth.get(k, 0) for k in set(truth) | set(counts))
+    ok &= same
+    print(f"{engine}: {'= truth' if same else 'DIFFERS from truth'} {dict(sorted(counts.items()))}")
+sys.exit(0 if ok else 1)
+PY

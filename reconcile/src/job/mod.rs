@@ -1,0 +1,245 @@
+//! `paymatch reconcile`: prove that every amount a provider says it
+//! collected is in the ledger, and that the ledger holds nothing the
+//! provider did not collect.
+//!
+//! The statement is read into Arrow batches (in parallel with the ledger),
+//! classified by one DataFusion plan ([`queries`]), materialised once, and
+//! written out: `matched.parquet`, `exceptions.parquet` + `.csv`,
+//! `summary.json`, and `bad_lines.jsonl` when the statement had lines that
+//! could not be read.
+
+mod output;
+pub use output::writer_properties;
+pub mod queries;
+mod replay;
+pub mod summary;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::record_batch::RecordBatch;
+use chrono::Utc;
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub use summary::Summary;
+
+use crate::schema::statement_schema;
+use crate::statement::{self, read_statement, FormatOptions, StatementRead};
+use crate::{engine, ledger, Error, Result};
+
+/// What to reconcile, and where to write.
+#[derive(Clone, Debug)]
+pub struct ReconcileOptions {
+    /// Ledger: `.jsonl`, `.csv`, `.parquet` or a snapshot directory.
+    pub ledger: PathBuf,
+    /// The provider's statement.
+    pub statement: PathBuf,
+    /// Statement format name (`generic`, `mpesa`, `stripe`).
+    pub format: String,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Ledger providers the statement covers; `None`: the format's default.
+    pub providers: Option<Vec<String>>,
+    /// Time zone, currency and shortcode for formats that need them.
+    pub format_options: FormatOptions,
+    /// Write `missing_in_ledger` lines as payment envelopes here.
+    pub replay_missing: Option<PathBuf>,
+    /// Draw progress bars on stderr.
+    pub progress: bool,
+}
+
+/// Runs a reconciliation; returns what `summary.json` says.
+///
+/// # Errors
+/// Missing or unreadable inputs, a wrong statement format, a statement in
+/// currencies the ledger does not use, engine failures.
+pub fn reconcile(options: &ReconcileOptions) -> Result<Summary> {
+    engine::runtime()?.block_on(run(options))
+}
+
+fn bar(multi: &MultiProgress, message: &'static str, bytes: bool) -> ProgressBar {
+    let bar = multi.add(ProgressBar::new(0));
+    let style = if bytes {
+        ProgressStyle::with_template("{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+    } else {
+        ProgressStyle::with_template("{msg:>12} {spinner} {elapsed}")
+    };
+    bar.set_style(style.expect("valid template").progress_chars("=> "));
+    bar.set_message(message);
+    if !bytes {
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    }
+    bar
+}
+
+fn provider_scope(
+    options: &ReconcileOptions,
+    format: &dyn statement::StatementFormat,
+) -> Result<Vec<String>> {
+    let providers: Vec<String> = match &options.providers {
+        Some(list) => list.clone(),
+        None => format.providers().iter().map(|p| p.to_string()).collect(),
+    };
+    if providers.is_empty() {
+        return Err(Error::Invalid(
+            "--provider: give at least one provider".into(),
+        ));
+    }
+    if let Some(bad) = providers
+        .iter()
+        .find(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        return Err(Error::Invalid(format!(
+            "--provider: `{bad}` is not a provider name"
+        )));
+    }
+    Ok(providers)
+}
+
+async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    Ok(ctx.sql(sql).await?.collect().await?)
+}
+
+/// Fails when no statement currency is one the ledger's payments use.
+async fn check_currencies(
+    ctx: &SessionContext,
+    read: &StatementRead,
+    providers: &[String],
+) -> Result<()> {
+    let batches = collect(ctx, &queries::ledger_currencies(providers)).await?;
+    let mut ledger = std::collections::BTreeSet::new();
+    for b in &batches {
+        for row in 0..b.num_rows() {
+            if let Some(c) = summary::text(b, "currency", row) {
+                ledger.insert(c);
+            }
+        }
+    }
+    if ledger.is_empty() || read.currencies.is_empty() || !read.currencies.is_disjoint(&ledger) {
+        return Ok(());
+    }
+    let join =
+        |s: &std::collections::BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
+    Err(Error::CurrencyNotInLedger {
+        statement: join(&read.currencies),
+        ledger: join(&ledger),
+        providers: providers.join(", "),
+    })
+}
+
+async fn run(options: &ReconcileOptions) -> Result<Summary> {
+    let format = statement::format(&options.format)?;
+    let providers = provider_scope(options, format.as_ref())?;
+    ledger::LedgerFormat::of(&options.ledger)?;
+    std::fs::create_dir_all(&options.out).map_err(|e| Error::io(&options.out, e))?;
+
+    let multi = MultiProgress::with_draw_target(if options.progress {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let ctx = engine::session();
+
+    // Read both sides at once: the statement on a blocking thread, the
+    // ledger through DataFusion (or its own blocking reader).
+    let statement_bar = bar(&multi, "statement", true);
+    let ledger_bar = bar(&multi, "ledger", true);
+    let statement_task = {
+        let (path, format_name, format_options, bar) = (
+            options.statement.clone(),
+            options.format.clone(),
+            options.format_options.clone(),
+            statement_bar.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let format = statement::format(&format_name)?;
+            read_statement(&path, format.as_ref(), &format_options, &bar)
+        })
+    };
+    let ledger_result = ledger::register(&ctx, &options.ledger, &ledger_bar).await;
+    let mut read = statement_task
+        .await
+        .map_err(|e| Error::Invalid(format!("statement reader stopped: {e}")))??;
+    ledger_result?;
+    statement_bar.finish();
+    ledger_bar.finish();
+    let batches = std::mem::take(&mut read.batches);
+    engine::register_batches(&ctx, "statement", statement_schema(), batches)?;
+    check_currencies(&ctx, &read, &providers).await?;
+
+    // Classify once, keep the result in memory for the outputs.
+    let classify = bar(&multi, "classifying", false);
+    let keyed = ctx.sql(&queries::keyed(&providers, format.label())).await?;
+    let schema = Arc::new(keyed.schema().as_arrow().clone());
+    let partitions = keyed.collect_partitioned().await?;
+    ctx.register_table("keyed", Arc::new(MemTable::try_new(schema, partitions)?))?;
+    classify.finish();
+
+    let writing = bar(&multi, "writing", false);
+    write_outputs(&ctx, &options.out).await?;
+    let by_day = collect(&ctx, &queries::by_day()).await?;
+    let settlement = collect(&ctx, queries::SETTLEMENT).await?;
+    let (days, matched, exceptions) = summary::days(&by_day, &settlement);
+
+    let replay = match &options.replay_missing {
+        Some(path) => {
+            let missing = collect(&ctx, queries::MISSING_IN_LEDGER).await?;
+            Some(replay::write(
+                path,
+                &missing,
+                format.as_ref(),
+                &options.format_options,
+                Utc::now(),
+            )?)
+        }
+        None => None,
+    };
+    let bad_lines_path = options.out.join("bad_lines.jsonl");
+    if read.bad_lines.is_empty() {
+        let _ = std::fs::remove_file(&bad_lines_path);
+    } else {
+        output::jsonl(&bad_lines_path, &read.bad_lines)?;
+    }
+    let summary = Summary {
+        format: format.name().to_string(),
+        providers,
+        ledger: options.ledger.display().to_string(),
+        statement: options.statement.display().to_string(),
+        statement_lines: read.lines,
+        not_completed: read.not_completed,
+        bad_lines: read.bad_lines.len() as u64,
+        matched,
+        exceptions,
+        days,
+        replay,
+    };
+    output::json(&options.out.join("summary.json"), &summary)?;
+    writing.finish();
+    Ok(summary)
+}
+
+/// `matched.parquet` (written by DataFusion's parallel Parquet sink) and
+/// the exceptions as Parquet and CSV.
+async fn write_outputs(ctx: &SessionContext, out: &Path) -> Result<()> {
+    let matched_path = out.join("matched.parquet");
+    ctx.sql(queries::MATCHED)
+        .await?
+        .write_parquet(
+            &matched_path.to_string_lossy(),
+            DataFrameWriteOptions::new().with_single_file_output(true),
+            None,
+        )
+        .await?;
+    let exceptions = ctx.sql(&queries::exceptions()).await?;
+    let schema = Arc::new(exceptions.schema().as_arrow().clone());
+    let batches = exceptions.collect().await?;
+    output::parquet(&out.join("exceptions.parquet"), schema, &batches)?;
+    output::csv(&out.join("exceptions.csv"), &batches)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

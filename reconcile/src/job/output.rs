@@ -1,0 +1,75 @@
+//! Writing results: Parquet for engines (DataFusion, DuckDB, pandas), CSV
+//! for people, JSON for the summary. Times in CSV are RFC 3339 UTC.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use serde::Serialize;
+
+use crate::{Error, Result};
+
+/// Parquet settings for every file we write: Snappy, which every reader has.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build()
+}
+
+/// Writes `batches` to a Parquet file.
+///
+/// # Errors
+/// I/O and encoding errors.
+pub(crate) fn parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut writer = ArrowWriter::try_new(file, schema, Some(writer_properties()))?;
+    for b in batches {
+        writer.write(b)?;
+    }
+    writer.close()?;
+    Ok(())
+}
+
+/// Writes `batches` to a CSV file with a header.
+///
+/// # Errors
+/// I/O and encoding errors.
+pub(crate) fn csv(path: &Path, batches: &[RecordBatch]) -> Result<()> {
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut writer = arrow::csv::WriterBuilder::new()
+        .with_header(true)
+        .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%S%.fZ".to_string())
+        .build(BufWriter::new(file));
+    for b in batches {
+        writer.write(b)?;
+    }
+    Ok(())
+}
+
+/// Writes one JSON value per line.
+///
+/// # Errors
+/// I/O errors.
+pub(crate) fn jsonl<T: Serialize>(path: &Path, items: impl IntoIterator<Item = T>) -> Result<()> {
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut out = BufWriter::new(file);
+    for item in items {
+        serde_json::to_writer(&mut out, &item)?;
+        out.write_all(b"\n").map_err(|e| Error::io(path, e))?;
+    }
+    out.flush().map_err(|e| Error::io(path, e))
+}
+
+/// Writes pretty JSON.
+///
+/// # Errors
+/// I/O errors.
+pub(crate) fn json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
+}
