@@ -173,8 +173,9 @@ async fn run(options: &ReconcileOptions) -> Result<Summary> {
     // Classify once, keep the result in memory for the outputs.
     let classify = bar(&multi, "classifying", false);
     let keyed = ctx.sql(&queries::keyed(&providers, format.label())).await?;
-    let schema = Arc::new(keyed.schema().as_arrow().clone());
+    let planned = Arc::new(keyed.schema().as_arrow().clone());
     let partitions = keyed.collect_partitioned().await?;
+    let schema = batch_schema(partitions.iter().flatten(), planned);
     ctx.register_table("keyed", Arc::new(MemTable::try_new(schema, partitions)?))?;
     classify.finish();
 
@@ -221,6 +222,15 @@ async fn run(options: &ReconcileOptions) -> Result<Summary> {
     Ok(summary)
 }
 
+/// The schema the batches really have (the executed plan may differ from
+/// the logical one in nullability), or `planned` when there are none.
+fn batch_schema<'b>(
+    mut batches: impl Iterator<Item = &'b RecordBatch>,
+    planned: arrow::datatypes::SchemaRef,
+) -> arrow::datatypes::SchemaRef {
+    batches.next().map_or(planned, RecordBatch::schema)
+}
+
 /// `matched.parquet` (written by DataFusion's parallel Parquet sink) and
 /// the exceptions as Parquet and CSV.
 async fn write_outputs(ctx: &SessionContext, out: &Path) -> Result<()> {
@@ -234,8 +244,9 @@ async fn write_outputs(ctx: &SessionContext, out: &Path) -> Result<()> {
         )
         .await?;
     let exceptions = ctx.sql(&queries::exceptions()).await?;
-    let schema = Arc::new(exceptions.schema().as_arrow().clone());
+    let planned = Arc::new(exceptions.schema().as_arrow().clone());
     let batches = exceptions.collect().await?;
+    let schema = batch_schema(batches.iter(), planned);
     output::parquet(&out.join("exceptions.parquet"), schema, &batches)?;
     output::csv(&out.join("exceptions.csv"), &batches)?;
     Ok(())
