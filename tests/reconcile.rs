@@ -88,7 +88,12 @@ fn demo_statements_reconcile_to_exactly_what_was_injected() -> Result<()> {
             })
             .collect();
         let kinds: BTreeSet<&str> = truth.iter().map(|(k, _)| k.as_str()).collect();
-        ensure!(kinds.len() == 6, "{format}: every kind injected: {kinds:?}");
+        // M-Pesa statements have no currency column: no currency mismatch there.
+        let all_kinds = if format == "mpesa" { 5 } else { 6 };
+        ensure!(
+            kinds.len() == all_kinds,
+            "{format}: every kind injected: {kinds:?}"
+        );
         let found = exceptions(&out.join("exceptions.csv"))?;
         ensure!(
             found == truth,
@@ -194,7 +199,9 @@ fn lost_mpesa_callbacks_come_back_and_restore_service() -> Result<()> {
         &d.join("state-full"),
     ))?;
 
-    let envelopes: Vec<Value> = read_jsonl(&data.join("payments.jsonl"))?;
+    // The generated callbacks include malformed lines (for the dead-letter
+    // queue): keep them as they are.
+    let raw = std::fs::read_to_string(data.join("payments.jsonl"))?;
     let decisions: Vec<Value> = read_jsonl(&d.join("full/decisions.jsonl"))?;
     let commands: Vec<Value> = read_jsonl(&d.join("full/access_commands.jsonl"))?;
     let matched: BTreeMap<String, String> = decisions
@@ -234,7 +241,8 @@ fn lost_mpesa_callbacks_come_back_and_restore_service() -> Result<()> {
     let mut kept = String::new();
     let mut statement = String::from("Organisation Name:,ACME ISP\nReceipt No.,Completion Time,Initiation Time,Details,Transaction Status,Paid In,Withdrawn,Balance,Balance Confirmed,Reason Type,Other Party Info,Linked Transaction ID,A/C No.\n");
     let mut printed = BTreeSet::new();
-    for e in &envelopes {
+    for line in raw.lines() {
+        let e: Value = serde_json::from_str(line).unwrap_or(Value::Null);
         let txn = e["payload"]["TransID"]
             .as_str()
             .unwrap_or_default()
@@ -245,7 +253,7 @@ fn lost_mpesa_callbacks_come_back_and_restore_service() -> Result<()> {
             statement.push('\n');
         }
         if !(e["provider"] == "mpesa_c2b" && lost.contains(&txn)) {
-            kept.push_str(&serde_json::to_string(e)?);
+            kept.push_str(line);
             kept.push('\n');
         }
     }

@@ -58,17 +58,20 @@ pub struct Injector {
     rng: ChaCha8Rng,
     rate: f64,
     ledger_copy: bool,
+    currency: bool,
     next_extra: u64,
 }
 
 impl Injector {
     /// `rate` is the chance of each injection per payment; duplicates in
-    /// the ledger only when a ledger copy is written.
-    pub fn new(seed: u64, rate: f64, ledger_copy: bool) -> Self {
+    /// the ledger only when a ledger copy is written, other currencies only
+    /// when the statement says its lines' currency.
+    pub fn new(seed: u64, rate: f64, ledger_copy: bool, currency: bool) -> Self {
         Injector {
             rng: ChaCha8Rng::seed_from_u64(seed),
             rate: rate.clamp(0.0, 0.15),
             ledger_copy,
+            currency,
             next_extra: 0,
         }
     }
@@ -80,7 +83,8 @@ impl Injector {
         match x {
             x if x < r => Injection::Drop,
             x if x < 2.0 * r => Injection::AmountOff,
-            x if x < 3.0 * r => Injection::OtherCurrency,
+            x if x < 3.0 * r && self.currency => Injection::OtherCurrency,
+            x if x < 3.0 * r => Injection::None,
             x if x < 4.0 * r => Injection::TwiceInStatement,
             x if x < 5.0 * r && self.ledger_copy => Injection::TwiceInLedger,
             _ => Injection::None,
@@ -323,7 +327,12 @@ pub fn statement_from_ledger(
         None => None,
     };
     let mut writer = StatementWriter::create(statement, format, options.format_options.clone())?;
-    let mut injector = Injector::new(options.seed, options.inject_rate, copy.is_some());
+    let mut injector = Injector::new(
+        options.seed,
+        options.inject_rate,
+        copy.is_some(),
+        format.carries_currency(),
+    );
     let mut expected = Vec::new();
     for (i, text) in BufReader::new(file).lines().enumerate() {
         let text = text.map_err(|e| Error::io(ledger, e))?;
@@ -404,7 +413,7 @@ mod tests {
 
     #[test]
     fn injections_come_at_the_rate_asked() {
-        let mut inj = Injector::new(1, 0.01, true);
+        let mut inj = Injector::new(1, 0.01, true, true);
         let n = 100_000;
         let mut counts = BTreeMap::new();
         for _ in 0..n {
@@ -420,7 +429,7 @@ mod tests {
             let c = counts[kind];
             assert!((800..1200).contains(&c), "{kind}: {c}");
         }
-        let mut clean = Injector::new(1, 0.0, true);
+        let mut clean = Injector::new(1, 0.0, true, true);
         assert!((0..1000).all(|_| clean.pick() == Injection::None && !clean.extra()));
     }
 

@@ -17,9 +17,9 @@ use arrow::array::{
     ArrayRef, AsArray, Decimal128Builder, StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::DataType;
-use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
 use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, Utc};
+use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use indicatif::ProgressBar;
 use model::{LedgerEntry, LedgerKind};

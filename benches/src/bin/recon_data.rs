@@ -54,7 +54,7 @@ fn main() -> Result<()> {
         ledger_schema(),
         Some(reconcile::job::writer_properties()),
     )?;
-    let mut injector = Injector::new(args.seed, args.rate, true);
+    let mut injector = Injector::new(args.seed, args.rate, true, true);
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed + 1);
     let kes = Currency::parse("KES")?;
     let start: DateTime<Utc> = "2026-11-01T00:00:00Z".parse()?;

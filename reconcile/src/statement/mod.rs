@@ -145,6 +145,12 @@ pub trait StatementFormat: Send + Sync {
         &[]
     }
 
+    /// Whether the file says each line's currency (M-Pesa statements do
+    /// not: their currency is configured).
+    fn carries_currency(&self) -> bool {
+        true
+    }
+
     /// The ledger providers a statement of this format covers by default.
     fn providers(&self) -> &'static [&'static str];
 

@@ -86,6 +86,10 @@ impl StatementFormat for Mpesa {
         COLUMNS
     }
 
+    fn carries_currency(&self) -> bool {
+        false
+    }
+
     fn providers(&self) -> &'static [&'static str] {
         &["mpesa_c2b", "mpesa_stk"]
     }
