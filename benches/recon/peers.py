@@ -24,7 +24,7 @@ def run_duckdb(ledger, statement, out):
 CREATE TEMP TABLE keyed AS
 WITH sides AS (
   SELECT split_part(payment_id, ':', 2) AS txn_id, provider AS l_provider, NULL::VARCHAR AS s_provider,
-         payment_id, customer_id, amount::DECIMAL(18,4) AS l_amount, currency AS l_currency, at AS l_at, 1 AS l_n,
+         payment_id, customer_id, amount::DECIMAL(18,4) AS l_amount, currency AS l_currency, "at" AS l_at, 1 AS l_n,
          NULL::UBIGINT AS s_line, NULL::DECIMAL(18,4) AS s_amount, NULL::VARCHAR AS s_currency,
          NULL::TIMESTAMPTZ AS s_at, NULL::VARCHAR AS reference, NULL::VARCHAR AS counterparty, 0 AS s_n
   FROM read_parquet('{ledger}')
@@ -77,13 +77,15 @@ def run_pandas(ledger, statement, out):
 
     table = pq.read_table(ledger, columns=["payment_id", "customer_id", "kind", "amount",
                                            "currency", "at", "provider", "provider_txn_id"])
-    # Exact amounts as integer ten-thousandths (no floats in the comparison).
-    units = pc.cast(pc.multiply(pc.cast(table["amount"], "decimal128(38, 4)"), 10000), "int64")
+    # Amounts as integer ten-thousandths (exact for amounts below 2^53 / 10^4).
+    import pyarrow as pa
+    units = pc.cast(pc.round(pc.multiply(pc.cast(table["amount"], pa.float64()), 10000)), pa.int64())
     l = table.drop(["amount"]).append_column("amount", units).to_pandas()
     l = l[l["kind"].isin(["payment", "reversal"]) & l["provider"].isin(SCOPE)]
     s = pd.read_csv(statement, dtype={"txn_id": str, "amount": str, "currency": str,
                                       "reference": str, "counterparty": str})
-    whole, _, frac = s["amount"].str.partition(".")
+    parts = s["amount"].str.partition(".")
+    whole, frac = parts[0], parts[2]
     frac = frac.str.ljust(4, "0").str[:4]
     sign = np.where(whole.str.startswith("-"), -1, 1)
     s["amount"] = whole.astype("int64") * 10000 + sign * frac.astype("int64")

@@ -21,7 +21,9 @@ pub fn session() -> SessionContext {
         .with_target_partitions(cores())
         .with_batch_size(16 * 1024)
         .with_information_schema(true);
-    SessionContext::new_with_config(config)
+    let ctx = SessionContext::new_with_config(config);
+    crate::udf::register(&ctx);
+    ctx
 }
 
 /// A runtime for the async DataFusion calls of a synchronous command.

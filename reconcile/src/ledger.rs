@@ -13,13 +13,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, AsArray, Decimal128Builder, StringArray, StringBuilder, TimestampMicrosecondBuilder,
-};
-use arrow::datatypes::DataType;
+use arrow::array::{ArrayRef, Decimal128Builder, StringBuilder, TimestampMicrosecondBuilder};
 use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, Utc};
-use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use indicatif::ProgressBar;
 use model::{LedgerEntry, LedgerKind};
@@ -337,37 +333,6 @@ fn has_parquet(path: &Path) -> bool {
     false
 }
 
-/// A SQL function splitting a payment id into its provider (`txn =
-/// false`) or its provider txn id, as [`split_payment_id`] does: a Parquet
-/// ledger need not carry them as columns.
-fn split_udf(name: &str, txn: bool) -> ScalarUDF {
-    let split = move |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
-        let arrays = ColumnarValue::values_to_arrays(args)?;
-        let ids = arrays[0].as_string::<i32>();
-        let parts: StringArray = ids
-            .iter()
-            .map(|id| {
-                id.map(|id| {
-                    let (provider, txn_id) = split_payment_id(id);
-                    if txn {
-                        txn_id
-                    } else {
-                        provider
-                    }
-                })
-            })
-            .collect();
-        Ok(ColumnarValue::Array(Arc::new(parts)))
-    };
-    create_udf(
-        name,
-        vec![DataType::Utf8],
-        DataType::Utf8,
-        Volatility::Immutable,
-        Arc::new(split),
-    )
-}
-
 /// Registers the ledger at `path` as table `ledger` in [`ledger_schema`]'s
 /// shape.
 ///
@@ -398,8 +363,6 @@ pub async fn register(ctx: &SessionContext, path: &Path, progress: &ProgressBar)
             let options = ParquetReadOptions::default().file_extension(".parquet");
             ctx.register_parquet("ledger_source", &location, options)
                 .await?;
-            ctx.register_udf(split_udf("payment_provider", false));
-            ctx.register_udf(split_udf("payment_txn_id", true));
             ctx.sql(
                 "CREATE VIEW ledger AS SELECT entry_id, customer_id, payment_id, invoice_id, kind, \
                  CAST(amount AS DECIMAL(18, 4)) AS amount, currency, \

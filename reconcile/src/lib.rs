@@ -20,6 +20,7 @@ pub mod schema;
 pub mod snapshot;
 pub mod sql;
 pub mod statement;
+pub mod udf;
 
 pub use error::{Error, Result};
 pub use job::{reconcile, ReconcileOptions, Summary};

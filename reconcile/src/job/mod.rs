@@ -142,6 +142,7 @@ async fn run(options: &ReconcileOptions) -> Result<Summary> {
         ProgressDrawTarget::hidden()
     });
     let ctx = engine::session();
+    let started = std::time::Instant::now();
 
     // Read both sides at once: the statement on a blocking thread, the
     // ledger through DataFusion (or its own blocking reader).
@@ -164,6 +165,11 @@ async fn run(options: &ReconcileOptions) -> Result<Summary> {
         .await
         .map_err(|e| Error::Invalid(format!("statement reader stopped: {e}")))??;
     ledger_result?;
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        lines = read.lines,
+        "inputs read"
+    );
     statement_bar.finish();
     ledger_bar.finish();
     let batches = std::mem::take(&mut read.batches);
@@ -177,10 +183,12 @@ async fn run(options: &ReconcileOptions) -> Result<Summary> {
     let partitions = keyed.collect_partitioned().await?;
     let schema = batch_schema(partitions.iter().flatten(), planned);
     ctx.register_table("keyed", Arc::new(MemTable::try_new(schema, partitions)?))?;
+    tracing::info!(ms = started.elapsed().as_millis() as u64, "classified");
     classify.finish();
 
     let writing = bar(&multi, "writing", false);
     write_outputs(&ctx, &options.out).await?;
+    tracing::info!(ms = started.elapsed().as_millis() as u64, "outputs written");
     let by_day = collect(&ctx, &queries::by_day()).await?;
     let settlement = collect(&ctx, queries::SETTLEMENT).await?;
     let (days, matched, exceptions) = summary::days(&by_day, &settlement);

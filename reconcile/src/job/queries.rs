@@ -26,56 +26,60 @@ fn literal(text: &str) -> String {
 ///
 /// `providers` scopes the ledger to the statement's providers; `label`, when
 /// set, is the provider name both sides report under (`mpesa` covers
-/// `mpesa_c2b` and `mpesa_stk`).
+/// `mpesa_c2b` and `mpesa_stk`), else the ledger's provider (`generic` for
+/// ids only the statement has).
+///
+/// Strings are expensive to aggregate, so the aggregation carries numbers:
+/// currencies as codes ([`crate::udf`]), the statement side as its line
+/// number. Exceptions fetch the statement's text columns back by line.
 pub fn keyed(providers: &[String], label: Option<&str>) -> String {
     let scope = providers
         .iter()
         .map(|p| literal(p))
         .collect::<Vec<_>>()
         .join(", ");
-    let ledger_provider = label.map_or_else(|| "provider".to_string(), literal);
+    let provider = label.map_or_else(
+        || "coalesce(payment_provider(payment_id), 'generic')".to_string(),
+        literal,
+    );
     format!(
         "WITH sides AS (
-  SELECT provider_txn_id AS txn_id, {ledger_provider} AS l_provider,
-         CAST(NULL AS VARCHAR) AS s_provider, payment_id, customer_id,
-         amount AS l_amount, currency AS l_currency, at AS l_at, 1 AS l_n,
-         CAST(NULL AS BIGINT UNSIGNED) AS s_line, CAST(NULL AS VARCHAR) AS s_kind,
+  SELECT provider_txn_id AS txn_id, payment_id, customer_id,
+         amount AS l_amount, currency_code(currency) AS l_currency, at AS l_at, 1 AS l_n,
+         CAST(NULL AS BIGINT UNSIGNED) AS s_line,
          CAST(NULL AS DECIMAL(18, 4)) AS s_amount, CAST(NULL AS DECIMAL(18, 4)) AS s_fee,
-         CAST(NULL AS VARCHAR) AS s_currency, arrow_cast(NULL, {TIME_TYPE}) AS s_at,
-         CAST(NULL AS VARCHAR) AS reference, CAST(NULL AS VARCHAR) AS counterparty, 0 AS s_n
+         CAST(NULL AS BIGINT) AS s_currency, arrow_cast(NULL, {TIME_TYPE}) AS s_at, 0 AS s_n
   FROM ledger
   WHERE kind IN ('payment', 'reversal') AND provider IN ({scope})
   UNION ALL
-  SELECT txn_id, CAST(NULL AS VARCHAR), provider, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR),
-         CAST(NULL AS DECIMAL(18, 4)), CAST(NULL AS VARCHAR), arrow_cast(NULL, {TIME_TYPE}), 0,
-         line, kind, amount, fee, currency, completed_at, reference, counterparty, 1
+  SELECT txn_id, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR),
+         CAST(NULL AS DECIMAL(18, 4)), CAST(NULL AS BIGINT), arrow_cast(NULL, {TIME_TYPE}), 0,
+         line, amount, fee, currency_code(currency), completed_at, 1
   FROM statement
   WHERE kind IN ('payment', 'reversal')
 ), grouped AS (
   SELECT txn_id,
-         coalesce(min(l_provider), min(s_provider)) AS provider,
          min(payment_id) AS payment_id, min(customer_id) AS customer_id,
          CAST(sum(l_n) AS BIGINT) AS ledger_count,
          min(l_amount) AS ledger_amount, max(l_amount) AS ledger_amount_max,
          CAST(sum(l_amount) AS DECIMAL(38, 4)) AS ledger_total,
-         min(l_currency) AS ledger_currency, max(l_currency) AS ledger_currency_max,
+         min(l_currency) AS ledger_currency_code, max(l_currency) AS ledger_currency_max,
          min(l_at) AS ledger_at,
          CAST(sum(s_n) AS BIGINT) AS statement_count,
-         min(s_line) AS statement_line, min(s_kind) AS statement_kind,
+         min(s_line) AS statement_line,
          min(s_amount) AS statement_amount, max(s_amount) AS statement_amount_max,
          CAST(sum(s_amount) AS DECIMAL(38, 4)) AS statement_total,
          CAST(sum(s_fee) AS DECIMAL(38, 4)) AS statement_fees,
-         min(s_currency) AS statement_currency, max(s_currency) AS statement_currency_max,
-         min(s_at) AS statement_at,
-         min(reference) AS reference, min(counterparty) AS counterparty
+         min(s_currency) AS statement_currency_code, max(s_currency) AS statement_currency_max,
+         min(s_at) AS statement_at
   FROM sides
   GROUP BY txn_id
 )
-SELECT *,
+SELECT *, {provider} AS provider,
   CASE
     WHEN ledger_count = 0 THEN 'missing_in_ledger'
     WHEN statement_count = 0 THEN 'missing_in_statement'
-    WHEN ledger_currency <> statement_currency
+    WHEN ledger_currency_code <> statement_currency_code
       OR ledger_currency_max <> statement_currency_max THEN 'currency_mismatch'
     WHEN ledger_amount <> statement_amount
       OR ledger_amount_max <> statement_amount_max THEN 'amount_mismatch'
@@ -87,35 +91,41 @@ FROM grouped"
 
 /// `matched.parquet`: one row per paired payment.
 pub const MATCHED: &str = "SELECT provider, txn_id, payment_id, customer_id,
-  ledger_amount AS amount, ledger_currency AS currency, ledger_at, statement_at,
-  statement_line, statement_fees AS fee, reference, counterparty
+  ledger_amount AS amount, currency_name(ledger_currency_code) AS currency,
+  ledger_at, statement_at, statement_line, statement_fees AS fee
 FROM keyed WHERE status = 'matched'";
 
-const EXCEPTION_COLUMNS: &str = "provider, txn_id, payment_id, customer_id,
-  ledger_count, ledger_amount, ledger_currency, ledger_at,
-  statement_count, statement_line, statement_amount, statement_currency, statement_at,
+const EXCEPTION_COLUMNS: &str = "k.provider, k.txn_id, payment_id, customer_id,
+  ledger_count, ledger_amount, currency_name(ledger_currency_code) AS ledger_currency, ledger_at,
+  statement_count, statement_line, statement_amount,
+  currency_name(statement_currency_code) AS statement_currency, statement_at,
   CAST(statement_amount - ledger_amount AS DECIMAL(19, 4)) AS difference,
-  reference, counterparty";
+  s.reference, s.counterparty";
 
 /// `exceptions`: one row per exception; an id can carry a pair exception
-/// and duplicate exceptions on either side.
+/// and duplicate exceptions on either side. The statement's reference and
+/// counterparty are fetched back by line number (few rows).
 pub fn exceptions() -> String {
     format!(
-        "SELECT * FROM (
-  SELECT status AS kind, {EXCEPTION_COLUMNS} FROM keyed WHERE status <> 'matched'
+        "WITH e AS (
+  SELECT status AS kind, * FROM keyed WHERE status <> 'matched'
   UNION ALL
-  SELECT 'duplicate_in_ledger' AS kind, {EXCEPTION_COLUMNS} FROM keyed WHERE ledger_count > 1
+  SELECT 'duplicate_in_ledger' AS kind, * FROM keyed WHERE ledger_count > 1
   UNION ALL
-  SELECT 'duplicate_in_statement' AS kind, {EXCEPTION_COLUMNS} FROM keyed WHERE statement_count > 1
-) ORDER BY provider, txn_id, kind"
+  SELECT 'duplicate_in_statement' AS kind, * FROM keyed WHERE statement_count > 1
+)
+SELECT k.kind, {EXCEPTION_COLUMNS}
+FROM e AS k LEFT JOIN statement AS s ON s.line = k.statement_line
+ORDER BY k.provider, k.txn_id, k.kind"
     )
 }
 
-/// Statement lines the ledger lacks, in file order (`--replay-missing`).
-pub const MISSING_IN_LEDGER: &str = "SELECT provider, txn_id, statement_kind AS kind,
-  statement_amount AS amount, statement_fees AS fee, statement_currency AS currency,
-  statement_at AS completed_at, reference, counterparty
-FROM keyed WHERE status = 'missing_in_ledger' ORDER BY statement_line";
+/// Statement lines the ledger lacks, in file order (`--replay-missing`),
+/// with their text columns fetched back by line number.
+pub const MISSING_IN_LEDGER: &str = "SELECT s.provider, s.txn_id, s.kind,
+  s.amount, s.fee, s.currency, s.completed_at, s.reference, s.counterparty
+FROM keyed AS k JOIN statement AS s ON s.line = k.statement_line
+WHERE k.status = 'missing_in_ledger' ORDER BY s.line";
 
 /// Per provider, day and currency: counts and totals of both sides and of
 /// each outcome.
@@ -135,7 +145,7 @@ pub fn by_day() -> String {
     format!(
         "SELECT provider,
   to_char(coalesce(statement_at, ledger_at), '%Y-%m-%d') AS day,
-  coalesce(statement_currency, ledger_currency) AS currency,
+  currency_name(coalesce(statement_currency_code, ledger_currency_code)) AS currency,
   CAST(sum(statement_count) AS BIGINT) AS statement_lines,
   CAST(coalesce(sum(statement_total), 0) AS DECIMAL(38, 4)) AS statement_gross,
   CAST(coalesce(sum(statement_fees), 0) AS DECIMAL(38, 4)) AS statement_fees,
