@@ -10,6 +10,7 @@
 
 mod generic;
 mod mpesa;
+mod parallel;
 pub mod reader;
 mod stripe;
 

@@ -222,10 +222,43 @@ pub fn read_statement(
         ))
     })?;
 
+    let body_start = csv.position().byte();
+    let header_line = csv.position().line().saturating_sub(1);
+    progress.set_position(body_start);
+    let total = progress.length().unwrap_or(0);
+    if total.saturating_sub(body_start) >= super::parallel::MIN_BYTES {
+        let split = super::parallel::Split {
+            path,
+            body_start,
+            end: total,
+            header_line,
+        };
+        if let Some(read) = super::parallel::read(&split, &positions, format, options, progress)? {
+            return Ok(read);
+        }
+    }
+    read_rows(&mut csv, 0, &positions, format, options, progress)
+}
+
+/// Reads data rows until the end of `csv`, numbering lines from the
+/// reader's own count plus `line_offset`.
+///
+/// # Errors
+/// Only Arrow errors; bad rows are collected.
+pub(super) fn read_rows<R: std::io::Read>(
+    csv: &mut csv::Reader<R>,
+    line_offset: u64,
+    positions: &[Option<usize>],
+    format: &dyn StatementFormat,
+    options: &FormatOptions,
+    progress: &ProgressBar,
+) -> Result<StatementRead> {
     let mut read = StatementRead::default();
     let mut builder = BatchBuilder::new();
+    let mut record = csv::ByteRecord::new();
+    let mut reported = csv.position().byte();
     loop {
-        let line_no = csv.position().line();
+        let line_no = csv.position().line() + line_offset;
         match csv.read_byte_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
@@ -240,9 +273,11 @@ pub fn read_statement(
             }
         }
         read.lines += 1;
-        let line_no = record.position().map_or(line_no, |p| p.line());
+        let line_no = record
+            .position()
+            .map_or(line_no, |p| p.line() + line_offset);
         let mut fields: Vec<&str> = Vec::with_capacity(positions.len());
-        let outcome = row_fields(&record, &positions, &mut fields)
+        let outcome = row_fields(&record, positions, &mut fields)
             .and_then(|()| format.parse(&fields, options))
             .and_then(|parsed| match parsed {
                 Parsed::Line(line) => {
@@ -266,18 +301,20 @@ pub fn read_statement(
         }
         if builder.rows == BATCH_ROWS {
             read.batches.push(builder.finish()?);
-            progress.set_position(csv.position().byte());
+            let at = csv.position().byte();
+            progress.inc(at - reported);
+            reported = at;
         }
     }
     if builder.rows > 0 {
         read.batches.push(builder.finish()?);
     }
-    progress.set_position(csv.position().byte());
+    progress.inc(csv.position().byte() - reported);
     Ok(read)
 }
 
 /// Picks the format's columns out of a record, as text.
-fn row_fields<'r>(
+pub(super) fn row_fields<'r>(
     record: &'r csv::ByteRecord,
     positions: &[Option<usize>],
     fields: &mut Vec<&'r str>,
