@@ -89,5 +89,20 @@ impl Error {
     }
 }
 
+/// Opens an input file; a missing one is [`Error::MissingFile`] naming
+/// `what` it is.
+///
+/// # Errors
+/// [`Error::MissingFile`] or [`Error::Io`].
+pub(crate) fn open_input(path: &std::path::Path, what: &'static str) -> Result<std::fs::File> {
+    std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::MissingFile {
+            what,
+            path: path.to_path_buf(),
+        },
+        _ => Error::io(path, e),
+    })
+}
+
 /// Results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

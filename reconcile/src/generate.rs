@@ -96,6 +96,46 @@ impl Injector {
         self.rng.random::<f64>() < self.rate
     }
 
+    /// Prints a booked payment's lines as `injection` has them, maybe
+    /// followed by a line the ledger never saw, and records what a
+    /// reconciliation must report.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn print(
+        &mut self,
+        writer: &mut StatementWriter<'_>,
+        line: StatementLine,
+        injection: Injection,
+        expected: &mut Vec<Expected>,
+    ) -> Result<()> {
+        let txn_id = line.txn_id.clone();
+        let (lines, raised) = inject(line.clone(), injection);
+        if let Some(kind) = raised {
+            expected.push(Expected {
+                kind: kind.into(),
+                txn_id,
+            });
+        }
+        for l in lines {
+            writer.line(l)?;
+        }
+        if self.extra() {
+            let txn_id = self.extra_id();
+            expected.push(Expected {
+                kind: "missing_in_ledger".into(),
+                txn_id: txn_id.clone(),
+            });
+            writer.line(StatementLine {
+                txn_id,
+                kind: LineKind::Payment,
+                amount: line.amount.abs(),
+                ..line
+            })?;
+        }
+        Ok(())
+    }
+
     /// A txn id no ledger has.
     pub fn extra_id(&mut self) -> String {
         self.next_extra += 1;
@@ -309,13 +349,7 @@ pub fn statement_from_ledger(
     ledger_out: Option<&Path>,
     options: &StatementGeneration,
 ) -> Result<Vec<Expected>> {
-    let file = File::open(ledger).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::MissingFile {
-            what: "ledger",
-            path: ledger.to_path_buf(),
-        },
-        _ => Error::io(ledger, e),
-    })?;
+    let file = crate::error::open_input(ledger, "ledger")?;
     let providers: Vec<String> = options
         .providers
         .clone()
@@ -375,29 +409,7 @@ pub fn statement_from_ledger(
             entry.at,
             &entry.customer_id,
         );
-        let (lines, raised) = inject(line.clone(), injection);
-        if let Some(kind) = raised {
-            expected.push(Expected {
-                kind: kind.into(),
-                txn_id: txn_id.into(),
-            });
-        }
-        for l in lines {
-            writer.line(l)?;
-        }
-        if injector.extra() {
-            let txn_id = injector.extra_id();
-            expected.push(Expected {
-                kind: "missing_in_ledger".into(),
-                txn_id: txn_id.clone(),
-            });
-            writer.line(StatementLine {
-                txn_id,
-                kind: LineKind::Payment,
-                amount: line.amount.abs(),
-                ..line
-            })?;
-        }
+        injector.print(&mut writer, line, injection, &mut expected)?;
     }
     writer.finish()?;
     if let Some(mut out) = copy {

@@ -16,10 +16,10 @@ use model::{Currency, LedgerKind};
 use parquet::arrow::ArrowWriter;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use reconcile::generate::{inject, line_for, Expected, Injection, Injector, StatementWriter};
+use reconcile::generate::{line_for, Injection, Injector, StatementWriter};
 use reconcile::ledger::LedgerBatches;
 use reconcile::schema::ledger_schema;
-use reconcile::statement::{self, FormatOptions, LineKind, StatementLine};
+use reconcile::statement::{self, FormatOptions};
 use rust_decimal::Decimal;
 
 /// Reconciliation benchmark data.
@@ -97,28 +97,7 @@ fn main() -> Result<()> {
             at,
             &customer,
         );
-        let (lines, raised) = inject(line.clone(), injection);
-        if let Some(kind) = raised {
-            expected.push(Expected {
-                kind: kind.into(),
-                txn_id: txn_id.clone(),
-            });
-        }
-        for l in lines {
-            statement.line(l)?;
-        }
-        if injector.extra() {
-            let id = injector.extra_id();
-            expected.push(Expected {
-                kind: "missing_in_ledger".into(),
-                txn_id: id.clone(),
-            });
-            statement.line(StatementLine {
-                txn_id: id,
-                kind: LineKind::Payment,
-                ..line
-            })?;
-        }
+        injector.print(&mut statement, line, injection, &mut expected)?;
         if pending >= 1 << 20 {
             for b in std::mem::take(&mut batch).finish() {
                 ledger.write(&b)?;

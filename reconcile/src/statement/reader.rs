@@ -8,7 +8,6 @@
 //! in silence, never the end of the job.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
@@ -179,13 +178,7 @@ pub fn read_statement(
     options: &FormatOptions,
     progress: &ProgressBar,
 ) -> Result<StatementRead> {
-    let file = File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::MissingFile {
-            what: "statement",
-            path: path.to_path_buf(),
-        },
-        _ => Error::io(path, e),
-    })?;
+    let file = crate::error::open_input(path, "statement")?;
     if let Ok(meta) = file.metadata() {
         progress.set_length(meta.len());
     }
