@@ -38,13 +38,26 @@ pub fn keyed(providers: &[String], label: Option<&str>) -> String {
         .map(|p| literal(p))
         .collect::<Vec<_>>()
         .join(", ");
+    // Providers as their index in the scope: a number to aggregate.
+    let encode: String = providers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!(" WHEN {} THEN {i}", literal(p)))
+        .collect();
+    let decode: String = providers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!(" WHEN {i} THEN {}", literal(p)))
+        .collect();
+    let ledger_provider = format!("CASE ledger_provider_code{decode} END");
     let provider = label.map_or_else(
-        || "coalesce(payment_provider(payment_id), 'generic')".to_string(),
+        || format!("coalesce({ledger_provider}, 'generic')"),
         literal,
     );
     format!(
         "WITH sides AS (
-  SELECT provider_txn_id AS txn_id, payment_id, customer_id,
+  SELECT provider_txn_id AS txn_id, CAST(CASE provider{encode} END AS BIGINT) AS l_provider,
+         customer_id,
          amount AS l_amount, currency_code(currency) AS l_currency, at AS l_at, 1 AS l_n,
          CAST(NULL AS BIGINT UNSIGNED) AS s_line,
          CAST(NULL AS DECIMAL(18, 4)) AS s_amount, CAST(NULL AS DECIMAL(18, 4)) AS s_fee,
@@ -52,14 +65,14 @@ pub fn keyed(providers: &[String], label: Option<&str>) -> String {
   FROM ledger
   WHERE kind IN ('payment', 'reversal') AND provider IN ({scope})
   UNION ALL
-  SELECT txn_id, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR),
+  SELECT txn_id, CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
          CAST(NULL AS DECIMAL(18, 4)), CAST(NULL AS BIGINT), arrow_cast(NULL, {TIME_TYPE}), 0,
          line, amount, fee, currency_code(currency), completed_at, 1
   FROM statement
   WHERE kind IN ('payment', 'reversal')
 ), grouped AS (
   SELECT txn_id,
-         min(payment_id) AS payment_id, min(customer_id) AS customer_id,
+         min(l_provider) AS ledger_provider_code, min(customer_id) AS customer_id,
          CAST(sum(l_n) AS BIGINT) AS ledger_count,
          min(l_amount) AS ledger_amount, max(l_amount) AS ledger_amount_max,
          CAST(sum(l_amount) AS DECIMAL(38, 4)) AS ledger_total,
@@ -76,6 +89,7 @@ pub fn keyed(providers: &[String], label: Option<&str>) -> String {
   GROUP BY txn_id
 )
 SELECT *, {provider} AS provider,
+  {ledger_provider} || ':' || txn_id AS payment_id,
   CASE
     WHEN ledger_count = 0 THEN 'missing_in_ledger'
     WHEN statement_count = 0 THEN 'missing_in_statement'
@@ -181,7 +195,11 @@ mod tests {
     #[test]
     fn literals_are_quoted() {
         assert_eq!(literal("o'brien"), "'o''brien'");
-        assert!(keyed(&["mpesa_c2b".into()], Some("mpesa")).contains("'mpesa' AS l_provider"));
-        assert!(keyed(&["generic".into()], None).contains("provider AS l_provider"));
+        let mpesa = keyed(&["mpesa_c2b".into(), "mpesa_stk".into()], Some("mpesa"));
+        assert!(mpesa.contains("'mpesa' AS provider"));
+        assert!(mpesa.contains("WHEN 'mpesa_stk' THEN 1"));
+        assert!(mpesa.contains("WHEN 1 THEN 'mpesa_stk'"));
+        let generic = keyed(&["generic".into()], None);
+        assert!(generic.contains("coalesce(CASE ledger_provider_code WHEN 0 THEN 'generic' END, 'generic') AS provider"));
     }
 }
