@@ -156,10 +156,13 @@ pub fn by_day() -> String {
             ",\n  CAST(sum(CASE WHEN status = '{kind}' THEN 1 ELSE 0 END) AS BIGINT) AS {kind}"
         ));
     }
+    // Grouped by numbers (a date, a currency code), named afterwards: a
+    // string per key row would cost more than the aggregation.
     format!(
-        "SELECT provider,
-  to_char(coalesce(statement_at, ledger_at), '%Y-%m-%d') AS day,
-  currency_name(coalesce(statement_currency_code, ledger_currency_code)) AS currency,
+        "SELECT provider, to_char(day, '%Y-%m-%d') AS day, currency_name(code) AS currency, * EXCLUDE (provider, day, code)
+FROM (SELECT provider,
+  CAST(coalesce(statement_at, ledger_at) AS DATE) AS day,
+  coalesce(statement_currency_code, ledger_currency_code) AS code,
   CAST(sum(statement_count) AS BIGINT) AS statement_lines,
   CAST(coalesce(sum(statement_total), 0) AS DECIMAL(38, 4)) AS statement_gross,
   CAST(coalesce(sum(statement_fees), 0) AS DECIMAL(38, 4)) AS statement_fees,
@@ -167,7 +170,7 @@ pub fn by_day() -> String {
   CAST(coalesce(sum(ledger_total), 0) AS DECIMAL(38, 4)) AS ledger_total,
   CAST(sum(CASE WHEN ledger_count > 1 THEN 1 ELSE 0 END) AS BIGINT) AS duplicate_in_ledger,
   CAST(sum(CASE WHEN statement_count > 1 THEN 1 ELSE 0 END) AS BIGINT) AS duplicate_in_statement{kinds}
-FROM keyed GROUP BY 1, 2, 3"
+FROM keyed GROUP BY 1, 2, 3)"
     )
 }
 
