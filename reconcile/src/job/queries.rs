@@ -203,6 +203,8 @@ mod tests {
         assert!(mpesa.contains("WHEN 'mpesa_stk' THEN 1"));
         assert!(mpesa.contains("WHEN 1 THEN 'mpesa_stk'"));
         let generic = keyed(&["generic".into()], None);
-        assert!(generic.contains("coalesce(CASE ledger_provider_code WHEN 0 THEN 'generic' END, 'generic') AS provider"));
+        assert!(generic.contains(
+            "coalesce(CASE ledger_provider_code WHEN 0 THEN 'generic' END, 'generic') AS provider"
+        ));
     }
 }
