@@ -15,9 +15,13 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-/// A session sized for this machine.
+/// A session sized for this machine, with any `DATAFUSION_*` settings
+/// from the environment.
 pub fn session() -> SessionContext {
-    let config = SessionConfig::new()
+    // `DATAFUSION_*` variables (e.g. `DATAFUSION_EXECUTION_BATCH_SIZE`) tune
+    // the engine; partitions follow the cores.
+    let config = SessionConfig::from_env()
+        .unwrap_or_default()
         .with_target_partitions(cores())
         .with_batch_size(16 * 1024)
         .with_information_schema(true);
