@@ -341,10 +341,10 @@ fn has_parquet(path: &Path) -> bool {
 /// ledger's columns.
 pub async fn register(ctx: &SessionContext, path: &Path, progress: &ProgressBar) -> Result<()> {
     match LedgerFormat::of(path)? {
-        LedgerFormat::Jsonl | LedgerFormat::Csv => {
+        format @ (LedgerFormat::Jsonl | LedgerFormat::Csv) => {
             let owned = path.to_path_buf();
             let bar = progress.clone();
-            let batches = tokio::task::spawn_blocking(move || match LedgerFormat::of(&owned)? {
+            let batches = tokio::task::spawn_blocking(move || match format {
                 LedgerFormat::Jsonl => read_jsonl(&owned, &bar),
                 _ => read_csv(&owned, &bar),
             })

@@ -112,11 +112,8 @@ async fn check_currencies(
     let batches = collect(ctx, &queries::ledger_currencies(providers)).await?;
     let mut ledger = std::collections::BTreeSet::new();
     for b in &batches {
-        for row in 0..b.num_rows() {
-            if let Some(c) = summary::text(b, "currency", row) {
-                ledger.insert(c);
-            }
-        }
+        let currencies = summary::strings(b, "currency");
+        ledger.extend((0..b.num_rows()).filter_map(|row| summary::text_at(&currencies, row)));
     }
     if ledger.is_empty() || read.currencies.is_empty() || !read.currencies.is_disjoint(&ledger) {
         return Ok(());
@@ -133,7 +130,6 @@ async fn check_currencies(
 async fn run(options: &ReconcileOptions) -> Result<Summary> {
     let format = statement::format(&options.format)?;
     let providers = provider_scope(options, format.as_ref())?;
-    ledger::LedgerFormat::of(&options.ledger)?;
     std::fs::create_dir_all(&options.out).map_err(|e| Error::io(&options.out, e))?;
 
     let multi = MultiProgress::with_draw_target(if options.progress {

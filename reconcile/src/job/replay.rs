@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use arrow::array::{Array, AsArray};
+use arrow::array::{Array, AsArray, StringArray};
 use arrow::datatypes::{Decimal128Type, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -15,12 +15,22 @@ use model::Currency;
 use serde_json::json;
 
 use super::output;
-use super::summary::{text, ReplaySummary};
+use super::summary::{strings, text_at, ReplaySummary};
 use crate::schema::from_amount_units;
 use crate::statement::{FormatOptions, LineKind, StatementFormat, StatementLine};
 use crate::Result;
 
-fn line_at(batch: &RecordBatch, row: usize) -> Option<StatementLine> {
+/// The text columns of a batch of missing lines, cast once.
+struct Texts {
+    provider: StringArray,
+    txn_id: StringArray,
+    kind: StringArray,
+    currency: StringArray,
+    reference: StringArray,
+    counterparty: StringArray,
+}
+
+fn line_at(batch: &RecordBatch, texts: &Texts, row: usize) -> Option<StatementLine> {
     let amount = |name: &str| {
         let a = batch.column_by_name(name)?.as_primitive::<Decimal128Type>();
         (!a.is_null(row)).then(|| from_amount_units(a.value(row)))
@@ -29,15 +39,15 @@ fn line_at(batch: &RecordBatch, row: usize) -> Option<StatementLine> {
         .column_by_name("completed_at")?
         .as_primitive::<TimestampMicrosecondType>();
     Some(StatementLine {
-        provider: text(batch, "provider", row)?,
-        txn_id: text(batch, "txn_id", row)?,
-        kind: LineKind::parse(&text(batch, "kind", row)?)?,
+        provider: text_at(&texts.provider, row)?,
+        txn_id: text_at(&texts.txn_id, row)?,
+        kind: LineKind::parse(&text_at(&texts.kind, row)?)?,
         amount: amount("amount")?,
         fee: amount("fee").unwrap_or_default(),
-        currency: Currency::parse(&text(batch, "currency", row)?).ok()?,
+        currency: Currency::parse(&text_at(&texts.currency, row)?).ok()?,
         completed_at: DateTime::from_timestamp_micros(at.value(row))?,
-        reference: text(batch, "reference", row),
-        counterparty: text(batch, "counterparty", row),
+        reference: text_at(&texts.reference, row),
+        counterparty: text_at(&texts.counterparty, row),
         details: None,
     })
 }
@@ -58,8 +68,16 @@ pub(super) fn write(
     let mut envelopes = Vec::new();
     let mut not_replayable = 0;
     for batch in missing {
+        let texts = Texts {
+            provider: strings(batch, "provider"),
+            txn_id: strings(batch, "txn_id"),
+            kind: strings(batch, "kind"),
+            currency: strings(batch, "currency"),
+            reference: strings(batch, "reference"),
+            counterparty: strings(batch, "counterparty"),
+        };
         for row in 0..batch.num_rows() {
-            match line_at(batch, row).and_then(|l| format.replay(&l, options)) {
+            match line_at(batch, &texts, row).and_then(|l| format.replay(&l, options)) {
                 Some(r) => envelopes.push(json!({
                     "provider": r.provider, "received_at": received_at, "payload": r.payload,
                 })),

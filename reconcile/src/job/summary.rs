@@ -109,8 +109,8 @@ pub(crate) fn strings(batch: &RecordBatch, name: &str) -> arrow::array::StringAr
     column.as_string::<i32>().clone()
 }
 
-pub(crate) fn text(batch: &RecordBatch, name: &str, row: usize) -> Option<String> {
-    let a = strings(batch, name);
+/// Row `row` of a string column, owned.
+pub(crate) fn text_at(a: &arrow::array::StringArray, row: usize) -> Option<String> {
     (!a.is_null(row)).then(|| a.value(row).to_string())
 }
 
@@ -160,16 +160,26 @@ pub(crate) fn days(
     settlement: &[RecordBatch],
 ) -> (Vec<DaySummary>, u64, BTreeMap<String, u64>) {
     let mut map: BTreeMap<Key, Day> = BTreeMap::new();
-    let key = |b: &RecordBatch, row: usize| -> Key {
-        (
-            text(b, "provider", row).unwrap_or_default(),
-            text(b, "day", row).unwrap_or_default(),
-            text(b, "currency", row).unwrap_or_default(),
-        )
+    let keys = |b: &RecordBatch| {
+        let columns = [
+            strings(b, "provider"),
+            strings(b, "day"),
+            strings(b, "currency"),
+        ];
+        (0..b.num_rows())
+            .map(|row| -> Key {
+                let [p, d, c] = &columns;
+                (
+                    text_at(p, row).unwrap_or_default(),
+                    text_at(d, row).unwrap_or_default(),
+                    text_at(c, row).unwrap_or_default(),
+                )
+            })
+            .collect::<Vec<Key>>()
     };
     for b in by_day {
-        for row in 0..b.num_rows() {
-            let d = map.entry(key(b, row)).or_default();
+        for (row, key) in keys(b).into_iter().enumerate() {
+            let d = map.entry(key).or_default();
             d.statement_lines += count(b, "statement_lines", row);
             d.gross += units(b, "statement_gross", row);
             d.fees += units(b, "statement_fees", row);
@@ -185,8 +195,8 @@ pub(crate) fn days(
         }
     }
     for b in settlement {
-        for row in 0..b.num_rows() {
-            let d = map.entry(key(b, row)).or_default();
+        for (row, key) in keys(b).into_iter().enumerate() {
+            let d = map.entry(key).or_default();
             d.charges += units(b, "charges", row);
             d.payouts += units(b, "payouts", row);
             d.other += units(b, "other", row);

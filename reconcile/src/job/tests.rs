@@ -7,7 +7,7 @@ use std::path::Path;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::summary::text;
+use super::summary::{strings, text_at};
 use super::*;
 
 fn entry(payment_id: &str, kind: &str, amount: &str, currency: &str, at: &str) -> String {
@@ -51,6 +51,10 @@ R1,-50.00,KES,2026-11-02T06:38:45Z,,
 mtn_momo:MM1,100.00,KES,2026-11-02T06:38:45Z,,
 G9,lots,KES,2026-11-02T06:38:45Z,,
 ";
+
+fn text(batch: &RecordBatch, name: &str, row: usize) -> Option<String> {
+    text_at(&strings(batch, name), row)
+}
 
 fn read_parquet(path: &Path) -> Vec<RecordBatch> {
     let file = File::open(path).unwrap();
