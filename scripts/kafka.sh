@@ -6,12 +6,15 @@
 #   scripts/kafka.sh down     stop it cleanly (SIGTERM, then SIGKILL after 60 s)
 #   scripts/kafka.sh status   say whether it runs and answers
 #   scripts/kafka.sh topics ARGS...   run kafka-topics against it (e.g. --list)
+#   scripts/kafka.sh read TOPIC       print a topic's committed records (read_committed) and exit
 #
 # Settings (environment): PAYMATCH_KAFKA_PORT (9092; the controller listens on
 # the next port), PAYMATCH_KAFKA_HOME (where jars and data live,
 # $HOME/.cache/paymatch-kafka), PAYMATCH_KAFKA_DATA (log dirs,
 # $PAYMATCH_KAFKA_HOME/data-$PORT; removed by `down` when PAYMATCH_KAFKA_KEEP
-# is unset, so every `up` starts empty).
+# is unset, so every `up` starts empty), PAYMATCH_KAFKA_OWNER_PID (the test
+# harness's pid: a watchdog stops the broker and removes its data when that
+# process is gone, however it ended).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 pom="$root/scripts/kafka/pom.xml"
@@ -104,6 +107,12 @@ up() {
   nohup java $java_opts -Dlog4j2.configurationFile="$data/log4j2.properties" -cp "$libs/*" \
     kafka.Kafka "$data/server.properties" >"$data/stdout.log" 2>&1 &
   echo $! > "$pidfile"
+  if [ -n "${PAYMATCH_KAFKA_OWNER_PID:-}" ]; then
+    local broker_pid=$!
+    nohup bash -c "while kill -0 $PAYMATCH_KAFKA_OWNER_PID 2>/dev/null && kill -0 $broker_pid 2>/dev/null; do sleep 1; done
+      if kill -0 $broker_pid 2>/dev/null; then kill -KILL $broker_pid; rm -rf '$data' '$pidfile'; fi" \
+      >/dev/null 2>&1 </dev/null &
+  fi
   for _ in $(seq 1 120); do
     if answers; then log "up on 127.0.0.1:$port (Apache Kafka $version, KRaft; data in $data)"; return; fi
     if ! running; then log "the broker exited; see $data/stdout.log and $data/broker.log"; tail -20 "$data/stdout.log" >&2 || true; exit 1; fi
@@ -131,5 +140,8 @@ case "${1:-}" in
   status)
     if running && answers; then echo "running on 127.0.0.1:$port (pid $(cat "$pidfile"))"; else echo "not running"; exit 1; fi ;;
   topics) shift; fetch; java -Xmx256m -cp "$libs/*" org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$port" "$@" ;;
-  *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  read) shift; fetch; java -Xmx256m -Dlog4j2.configurationFile=/dev/null -cp "$libs/*" org.apache.kafka.tools.consumer.ConsoleConsumer \
+      --bootstrap-server "127.0.0.1:$port" --topic "$1" --from-beginning --timeout-ms 5000 \
+      --consumer-property isolation.level=read_committed 2>/dev/null || true ;;
+  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

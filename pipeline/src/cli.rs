@@ -137,6 +137,38 @@ pub enum Command {
     /// Write the statement a provider would print for a ledger, with
     /// exceptions injected and their truth (tests, demos, benchmarks).
     GenerateStatement(batch::GenerateStatementArgs),
+    /// Run the streaming service on Kafka (stage 1 + stage 2, exactly once).
+    ///
+    /// Reads `paymatch.payments.raw`, the compacted `paymatch.customers`
+    /// and `paymatch.invoices`; writes decisions, review, dead letters,
+    /// ledger and access commands. Settings: the `[kafka]` and `[service]`
+    /// sections of the configuration. Stops cleanly on SIGTERM / SIGINT.
+    Run,
+    /// Load a JSONL file into its Kafka topic.
+    Publish {
+        /// What the file holds.
+        #[arg(value_enum)]
+        kind: crate::kafka::publish::Kind,
+        /// The JSONL file.
+        file: PathBuf,
+    },
+    /// Manage the Kafka topics paymatch uses.
+    Topics {
+        /// What to do.
+        #[arg(value_enum)]
+        action: TopicsAction,
+    },
+}
+
+/// `paymatch topics` actions.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TopicsAction {
+    /// Create every missing topic (partitions and replication from `[kafka]`).
+    Create,
+    /// Check that every topic exists; exit non-zero naming the missing ones.
+    Check,
+    /// List the topic names with how each is kept.
+    List,
 }
 
 /// The generator's size and seed, shared by `demo` and `generate`.
@@ -235,6 +267,36 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Snapshot { ledger, out } => batch::snapshot(ledger, out, progress)?,
         Command::Sql { dir, query, format } => batch::sql(dir, query, format)?,
         Command::GenerateStatement(args) => batch::generate_statement(args, &config)?,
+        Command::Run => crate::kafka::run::run(&config)?,
+        Command::Publish { kind, file } => {
+            let done =
+                crate::kafka::publish::publish(&config.kafka, &config.providers, kind, &file)
+                    .with_context(|| format!("publishing {}", file.display()))?;
+            println!("{}", serde_json::to_string_pretty(&done)?);
+        }
+        Command::Topics { action } => {
+            let topics = crate::kafka::Topics::new(&config.kafka.topic_prefix);
+            match action {
+                TopicsAction::Create => {
+                    let created = crate::kafka::topics::create(&config.kafka, &topics)?;
+                    crate::kafka::topics::check(&config.kafka, &topics)?;
+                    println!(
+                        "created {} topics ({} existed already)",
+                        created.len(),
+                        topics.all().len() - created.len()
+                    );
+                }
+                TopicsAction::Check => {
+                    crate::kafka::topics::check(&config.kafka, &topics)?;
+                    println!("all {} topics exist", topics.all().len());
+                }
+                TopicsAction::List => {
+                    for (name, retention) in topics.all() {
+                        println!("{name}\t{retention:?}");
+                    }
+                }
+            }
+        }
         Command::Providers => {
             for name in crate::providers::Providers::default().names() {
                 println!("{name}");

@@ -28,6 +28,10 @@ pub struct Config {
     pub access: AccessConfig,
     /// The RocksDB store.
     pub store: StoreConfig,
+    /// Kafka mode: brokers, topics, transactions.
+    pub kafka: crate::kafka::KafkaConfig,
+    /// The long-running service: instance name, state, metrics.
+    pub service: crate::kafka::ServiceConfig,
 }
 
 /// A time zone by IANA name (`Africa/Nairobi`).

@@ -39,6 +39,32 @@ pub enum Error {
     /// The index or state store failed.
     #[error(transparent)]
     Store(#[from] matchers::Error),
+    /// No Kafka broker answers: the environment's fault; retry.
+    #[error("no Kafka broker answers at {brokers}: {detail}")]
+    BrokerUnreachable {
+        /// The bootstrap servers tried.
+        brokers: String,
+        /// librdkafka's words.
+        detail: String,
+    },
+    /// Topics paymatch needs do not exist: the operator's to create.
+    #[error(
+        "missing Kafka topics: {}; create them with `paymatch topics create`",
+        missing.join(", ")
+    )]
+    MissingTopics {
+        /// Their names.
+        missing: Vec<String>,
+    },
+    /// A Kafka client failed.
+    #[error("Kafka, {context}: {source}")]
+    Kafka {
+        /// What paymatch was doing.
+        context: String,
+        /// librdkafka's error.
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
 }
 
 impl Error {
@@ -46,7 +72,20 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Store(e) => e.is_retryable(),
-            Error::Config { .. } | Error::Io { .. } | Error::BadRecord { .. } => false,
+            Error::BrokerUnreachable { .. } => true,
+            // A refused setting or a fenced producer (another instance took
+            // this transactional id) will not heal by itself.
+            Error::Kafka { source, .. } => {
+                !matches!(
+                    source,
+                    rdkafka::error::KafkaError::ClientCreation(_)
+                        | rdkafka::error::KafkaError::ClientConfig(..)
+                ) && source.rdkafka_error_code() != Some(rdkafka::types::RDKafkaErrorCode::Fenced)
+            }
+            Error::Config { .. }
+            | Error::Io { .. }
+            | Error::BadRecord { .. }
+            | Error::MissingTopics { .. } => false,
         }
     }
 

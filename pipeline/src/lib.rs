@@ -14,6 +14,7 @@ pub mod embedded;
 pub mod error;
 pub mod eval;
 pub mod generator;
+pub mod kafka;
 pub mod metrics;
 pub mod providers;
 pub mod stages;

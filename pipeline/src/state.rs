@@ -23,6 +23,8 @@ pub struct StateTable<T> {
     store: Arc<dyn KvStore>,
     table: Table,
     pending: HashMap<String, T>,
+    /// Keys put since the last [`StateTable::take_changes`], in order.
+    touched: Vec<String>,
 }
 
 impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
@@ -32,6 +34,7 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
             store,
             table,
             pending: HashMap::new(),
+            touched: Vec::new(),
         }
     }
 
@@ -58,7 +61,49 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
 
     /// Sets the value under `key` (written at the next flush).
     pub fn put(&mut self, key: &str, value: T) {
+        self.touched.push(key.to_string());
         self.pending.insert(key.to_string(), value);
+    }
+
+    /// The keys put since the last call, each with its pending value
+    /// encoded as stored: what the Kafka mode writes to the stage's
+    /// changelog topic inside the transaction, so the state can be rebuilt
+    /// from Kafka.
+    pub fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
+        let mut changes = Vec::with_capacity(self.touched.len());
+        let mut seen = std::collections::HashSet::new();
+        for key in std::mem::take(&mut self.touched).into_iter().rev() {
+            if let Some(v) = self.pending.get(&key) {
+                if seen.insert(key.clone()) {
+                    changes.push((key, serde_json::to_vec(v).unwrap_or_default()));
+                }
+            }
+        }
+        changes.reverse();
+        changes
+    }
+
+    /// Forgets pending writes (their transaction was aborted).
+    pub fn discard(&mut self) {
+        self.pending.clear();
+        self.touched.clear();
+    }
+
+    /// Writes values exactly as read back from a changelog into the store
+    /// (tombstones delete), bypassing the pending map.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn restore(&self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        let mut batch = Batch::default();
+        for (key, value) in records {
+            match value {
+                Some(v) => batch.put(self.table, key.clone(), v.clone()),
+                None => batch.delete(self.table, key.clone()),
+            }
+        }
+        self.store.write(batch)?;
+        Ok(())
     }
 
     /// Number of pending writes.
@@ -68,6 +113,7 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
 
     /// Moves pending writes into `batch`.
     pub fn drain_into(&mut self, batch: &mut Batch) {
+        self.touched.clear();
         for (k, v) in self.pending.drain() {
             batch.put(
                 self.table,
@@ -92,6 +138,7 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
         }
         self.store.write(batch)?;
         self.pending.clear();
+        self.touched.clear();
         Ok(())
     }
 }
@@ -207,5 +254,33 @@ mod tests {
         assert!(filter.may_contain("mpesa_c2b:C"));
         assert_eq!(filter.len(), 3);
         assert_eq!(table.get("mpesa_c2b:A").unwrap(), Some(1));
+    }
+
+    #[test]
+    fn changes_carry_the_last_value_of_each_key_and_restore_rebuilds_the_table() {
+        let store = Arc::new(MemoryStore::new());
+        let mut table: StateTable<u32> = StateTable::new(store.clone(), Table::State);
+        table.put("C1", 1);
+        table.put("C2", 2);
+        table.put("C1", 3);
+        let changes = table.take_changes();
+        assert_eq!(
+            changes,
+            vec![
+                ("C2".to_string(), b"2".to_vec()),
+                ("C1".to_string(), b"3".to_vec())
+            ]
+        );
+        assert!(table.take_changes().is_empty());
+        table.discard();
+        assert_eq!(table.get("C1").unwrap(), None);
+        let records: Vec<_> = changes
+            .into_iter()
+            .map(|(k, v)| (k.into_bytes(), Some(v)))
+            .collect();
+        table.restore(&records).unwrap();
+        assert_eq!(table.get("C1").unwrap(), Some(3));
+        table.restore(&[(b"C1".to_vec(), None)]).unwrap();
+        assert_eq!(table.get("C1").unwrap(), None);
     }
 }

@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
 
+pub mod kafka;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -112,6 +112,25 @@ impl Providers {
         Ok(payment)
     }
 
+    /// Normalizes an envelope's payload with its provider's adapter. Some
+    /// gateways forward the callback body as a JSON string: it is unwrapped.
+    ///
+    /// # Errors
+    /// As [`Providers::normalize`].
+    pub fn normalize_envelope(
+        &self,
+        envelope: &model::PaymentEnvelope,
+        ctx: &NormalizeContext<'_>,
+    ) -> Result<Payment, NormalizeError> {
+        let payload = envelope.payload.get();
+        if payload.starts_with('"') {
+            if let Ok(inner) = serde_json::from_str::<String>(payload) {
+                return self.normalize(&envelope.provider, &inner, ctx);
+            }
+        }
+        self.normalize(&envelope.provider, payload, ctx)
+    }
+
     /// The names of every adapter, sorted.
     pub fn names(&self) -> Vec<&'static str> {
         let mut names: Vec<_> = self.by_name.keys().copied().collect();

@@ -174,16 +174,7 @@ impl Stage1 {
             received_at: envelope.received_at,
             now,
         };
-        // Some gateways forward the callback body as a JSON string: unwrap it.
-        let unwrapped;
-        let mut payload = envelope.payload.get();
-        if payload.starts_with('"') {
-            if let Ok(inner) = serde_json::from_str::<String>(payload) {
-                unwrapped = inner;
-                payload = &unwrapped;
-            }
-        }
-        let payment = match self.providers.normalize(&envelope.provider, payload, &ctx) {
+        let payment = match self.providers.normalize_envelope(&envelope, &ctx) {
             Ok(p) => p,
             Err(e) => {
                 return Ok(dead_letter(
@@ -313,6 +304,28 @@ impl Stage1 {
     /// A storage failure.
     pub fn flush(&mut self) -> Result<()> {
         self.seen.flush()
+    }
+
+    /// Dedupe entries written since the last call (for the changelog).
+    pub fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
+        self.seen.take_changes()
+    }
+
+    /// Forgets pending dedupe writes (their transaction was aborted).
+    pub fn discard(&mut self) {
+        self.seen.discard();
+    }
+
+    /// Rebuilds dedupe entries read back from the changelog.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        self.seen.restore(records)?;
+        for (key, _) in records {
+            self.seen_filter.insert(&String::from_utf8_lossy(key));
+        }
+        Ok(())
     }
 }
 

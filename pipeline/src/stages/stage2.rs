@@ -204,4 +204,22 @@ impl Stage2 {
     pub fn flush(&mut self) -> Result<()> {
         self.state.flush()
     }
+
+    /// Customer states written since the last call (for the changelog).
+    pub fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
+        self.state.take_changes()
+    }
+
+    /// Forgets pending state writes (their transaction was aborted).
+    pub fn discard(&mut self) {
+        self.state.discard();
+    }
+
+    /// Rebuilds customer states read back from the changelog.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        self.state.restore(records)
+    }
 }

@@ -1,0 +1,250 @@
+//! The Kafka mode's load generator and clock (not a test; run by
+//! `benches/kafka/run.sh`).
+//!
+//! * `pace`: publishes the payment envelopes of a file to `payments.raw` at
+//!   a fixed rate (keyed by payment id, like `paymatch publish`), while
+//!   * reading `access.commands`, `ledger` and `payments.decisions`
+//!     (read_committed) and taking each record's latency: its commit
+//!     becoming visible minus the raw payment's append time (the
+//!     `paymatch-origin-ms` header paymatch carries through both stages).
+//! * `drain`: waits until `decisions + dlq` reach N and reports when the
+//!   first and last ones became visible: throughput of a backlog.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::DefaultProducerContext;
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+#[derive(Parser)]
+struct Args {
+    /// Bootstrap servers.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    brokers: String,
+    /// Topic prefix.
+    #[arg(long, default_value = "paymatch.")]
+    prefix: String,
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// Publish at a fixed rate and measure latency.
+    Pace {
+        /// Payment envelopes (JSONL).
+        #[arg(long)]
+        payments: std::path::PathBuf,
+        /// Payments per second.
+        #[arg(long)]
+        rate: u64,
+    },
+    /// Wait for N answers; print the throughput.
+    Drain {
+        /// Inputs to wait for.
+        #[arg(long)]
+        inputs: usize,
+    },
+}
+
+fn reader(brokers: &str, topics: &[String]) -> Result<BaseConsumer> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "paymatch-bench-reader")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .set("fetch.wait.max.ms", "10")
+        .set("log_level", "3")
+        .create()?;
+    let mut tpl = TopicPartitionList::new();
+    for topic in topics {
+        let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(20))?;
+        let n = md
+            .topics()
+            .first()
+            .map(|t| t.partitions().len())
+            .unwrap_or(0);
+        if n == 0 {
+            bail!("no topic {topic}");
+        }
+        for p in 0..n as i32 {
+            tpl.add_partition_offset(topic, p, Offset::End)?;
+        }
+    }
+    consumer.assign(&tpl)?;
+    Ok(consumer)
+}
+
+fn origin_ms(m: &rdkafka::message::BorrowedMessage<'_>) -> Option<i64> {
+    let headers = m.headers()?;
+    headers
+        .iter()
+        .find(|h| h.key == pipeline::kafka::driver::ORIGIN_HEADER)
+        .and_then(|h| h.value)
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn report(name: &str, mut ms: Vec<f64>) {
+    ms.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "{name:>10}: {:>8} records  p50 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms",
+        ms.len(),
+        percentile(&ms, 0.5),
+        percentile(&ms, 0.99),
+        ms.last().copied().unwrap_or(f64::NAN)
+    );
+}
+
+fn pace(args: &Args, payments: &std::path::Path, rate: u64) -> Result<()> {
+    let topics = pipeline::kafka::Topics::new(&args.prefix);
+    let watched = vec![
+        topics.commands.clone(),
+        topics.ledger.clone(),
+        topics.decisions.clone(),
+    ];
+    let consumer = reader(&args.brokers, &watched)?;
+    let done = Arc::new(AtomicBool::new(false));
+    let stop = done.clone();
+    let watch = std::thread::spawn(move || {
+        let mut lat: [Vec<f64>; 3] = Default::default();
+        let mut quiet_since = None;
+        loop {
+            match consumer.poll(Duration::from_millis(50)) {
+                Some(Ok(m)) => {
+                    quiet_since = None;
+                    let now = chrono::Utc::now().timestamp_millis();
+                    if let Some(o) = origin_ms(&m) {
+                        let i = watched.iter().position(|t| t == m.topic()).unwrap_or(2);
+                        lat[i].push((now - o) as f64);
+                    }
+                }
+                Some(Err(e)) => eprintln!("reader: {e}"),
+                None => {
+                    if stop.load(Ordering::SeqCst) {
+                        let since = *quiet_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() > Duration::from_secs(3) {
+                            return lat;
+                        }
+                    }
+                }
+            }
+        }
+    });
+    // Give the reader its assignment before the first payment.
+    std::thread::sleep(Duration::from_secs(2));
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", &args.brokers)
+        .set("enable.idempotence", "true")
+        .set("partitioner", "murmur2_random")
+        .set("linger.ms", "1")
+        .create()?;
+    let text = std::fs::read_to_string(payments).context("reading payments")?;
+    let providers = pipeline::providers::Providers::default();
+    let config = pipeline::config::ProvidersConfig::default();
+    let started = Instant::now();
+    let mut sent = 0u64;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let key = serde_json::from_str::<model::PaymentEnvelope>(line)
+            .ok()
+            .and_then(|e| {
+                let ctx = pipeline::providers::NormalizeContext {
+                    config: &config,
+                    received_at: e.received_at,
+                    now: chrono::Utc::now(),
+                };
+                providers.normalize_envelope(&e, &ctx).ok()
+            })
+            .map(|p| p.payment_id());
+        let due = started + Duration::from_secs_f64(sent as f64 / rate as f64);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let mut record: BaseRecord<'_, str, str> = BaseRecord::to(&topics.raw).payload(line);
+        if let Some(k) = &key {
+            record = record.key(k);
+        }
+        while let Err((_, back)) = producer.send(record) {
+            record = back;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        sent += 1;
+    }
+    producer.flush(Duration::from_secs(30))?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "published {sent} payments in {secs:.1} s ({:.0}/s, target {rate}/s)",
+        sent as f64 / secs
+    );
+    done.store(true, Ordering::SeqCst);
+    let [commands, ledger, decisions] = watch.join().map_err(|_| anyhow::anyhow!("reader"))?;
+    println!("latency from the raw payment's append to the output's commit:");
+    report("restores", commands);
+    report("ledger", ledger);
+    report("decisions", decisions);
+    Ok(())
+}
+
+fn drain(args: &Args, inputs: usize) -> Result<()> {
+    let topics = pipeline::kafka::Topics::new(&args.prefix);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &args.brokers)
+        .set("group.id", "paymatch-bench-drain")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .set("log_level", "3")
+        .create()?;
+    let mut tpl = TopicPartitionList::new();
+    for topic in [&topics.decisions, &topics.dlq] {
+        let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(20))?;
+        let n = md
+            .topics()
+            .first()
+            .map(|t| t.partitions().len())
+            .unwrap_or(0);
+        for p in 0..n as i32 {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+        }
+    }
+    consumer.assign(&tpl)?;
+    let mut seen = 0usize;
+    let mut first = None;
+    let deadline = Instant::now() + Duration::from_secs(3600);
+    while seen < inputs {
+        if let Some(Ok(_)) = consumer.poll(Duration::from_millis(100)) {
+            first.get_or_insert_with(Instant::now);
+            seen += 1;
+        }
+        if Instant::now() > deadline {
+            bail!("only {seen} of {inputs} answered");
+        }
+    }
+    let secs = first.map(|f| f.elapsed().as_secs_f64()).unwrap_or(0.0);
+    println!(
+        "{inputs} payments decided in {secs:.2} s from the first visible decision: {:.0} payments/s",
+        inputs as f64 / secs.max(1e-9)
+    );
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    match &args.what {
+        What::Pace { payments, rate } => pace(&args, payments, *rate),
+        What::Drain { inputs } => drain(&args, *inputs),
+    }
+}

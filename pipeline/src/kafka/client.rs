@@ -1,0 +1,105 @@
+//! librdkafka client settings in one place: every consumer, producer and
+//! admin client paymatch creates starts from [`base`], so the brokers, the
+//! timeouts and the operator's extra `[kafka.client]` settings apply to all.
+
+use rdkafka::error::KafkaError;
+use rdkafka::ClientConfig;
+
+use super::KafkaConfig;
+use crate::error::Error;
+
+/// Settings shared by every client.
+pub fn base(config: &KafkaConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &config.brokers)
+        .set("client.id", "paymatch")
+        // Java clients' partitioner: a payment id lands on the same
+        // partition whoever produced it, so redeliveries meet their
+        // original in one dedupe partition.
+        .set("partitioner", "murmur2_random")
+        .set("socket.timeout.ms", config.request_timeout_ms.to_string())
+        // Loopback clusters and tests: fail over quickly to the next try.
+        .set("reconnect.backoff.max.ms", "2000")
+        .set("log_level", "3");
+    for (k, v) in &config.client {
+        c.set(k, v);
+    }
+    c
+}
+
+/// A consumer in `group` that commits nothing by itself (offsets go into
+/// the producer's transactions) and reads only committed records.
+pub fn group_consumer(config: &KafkaConfig, group: &str) -> ClientConfig {
+    let mut c = base(config);
+    c.set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .set("session.timeout.ms", config.session_timeout_ms.to_string())
+        .set(
+            "heartbeat.interval.ms",
+            (config.session_timeout_ms / 4).max(100).to_string(),
+        )
+        .set("max.poll.interval.ms", "300000");
+    for (k, v) in &config.client {
+        c.set(k, v);
+    }
+    c
+}
+
+/// A consumer that reads assigned partitions from the start to their end
+/// (tables and changelogs): no group membership, end-of-partition events on.
+pub fn table_reader(config: &KafkaConfig) -> ClientConfig {
+    let mut c = base(config);
+    c.set("group.id", format!("{}-reader", config.group_prefix))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .set("enable.partition.eof", "true");
+    for (k, v) in &config.client {
+        c.set(k, v);
+    }
+    c
+}
+
+/// A transactional producer with a stable `transactional.id`, so a
+/// restarted instance fences its predecessor's unfinished transaction.
+pub fn transactional_producer(config: &KafkaConfig, transactional_id: &str) -> ClientConfig {
+    let mut c = base(config);
+    c.set("transactional.id", transactional_id)
+        .set("enable.idempotence", "true")
+        .set(
+            "transaction.timeout.ms",
+            config.transaction_timeout_ms.to_string(),
+        )
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("compression.codec", "lz4");
+    for (k, v) in &config.client {
+        c.set(k, v);
+    }
+    c
+}
+
+/// An idempotent producer (publishing files: every record once, in order).
+pub fn idempotent_producer(config: &KafkaConfig) -> ClientConfig {
+    let mut c = base(config);
+    c.set("enable.idempotence", "true")
+        .set("linger.ms", "20")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("compression.codec", "lz4");
+    for (k, v) in &config.client {
+        c.set(k, v);
+    }
+    c
+}
+
+/// Wraps a librdkafka error with what paymatch was doing.
+pub fn kafka_error(context: &str) -> impl FnOnce(KafkaError) -> Error + '_ {
+    move |source| Error::Kafka {
+        context: context.to_string(),
+        source,
+    }
+}

@@ -1,0 +1,548 @@
+//! The exactly-once loop that runs a [`StreamStage`] on Kafka.
+//!
+//! Consume → process → produce inside one Kafka transaction that also
+//! commits the consumer offsets (`send_offsets_to_transaction`), so an
+//! input's outputs and its "done" mark become visible together or not at
+//! all. A transaction stays open for `transaction_ms` or `max_batch`
+//! inputs, whichever comes first: tens of milliseconds amortise the commit
+//! over thousands of records.
+//!
+//! Local state (RocksDB) follows Kafka, never leads it: a stage's state
+//! changes are written to its changelog topic inside the transaction and to
+//! RocksDB only after the commit. When a partition is (re)assigned, its
+//! changelog partition is read back into RocksDB before its first record
+//! is processed, so a crash between commit and local write, a lost disk or
+//! a partition that moved from another instance all end in the same state.
+//!
+//! What goes wrong, and what happens then:
+//! * a rebalance while a transaction is open, or an error the transaction
+//!   can be aborted for: abort, forget pending state, rewind the consumer
+//!   to the committed offsets, carry on;
+//! * an ambiguous or fatal producer error (a commit that timed out, a
+//!   broker that went away): the producer is re-created rather than retried
+//!   blindly — its `init_transactions` fences and aborts whatever the old
+//!   one left open — then as above;
+//! * a fenced producer (another live instance with this transactional id):
+//!   stop with an error; two instances must not share an `instance_id`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use super::client::{self, kafka_error};
+use super::stage::{Input, Output, StreamStage};
+use super::KafkaConfig;
+use crate::error::{Error, Result};
+use crate::metrics as m;
+
+/// Header carrying the raw payment's append time (ms since the epoch)
+/// through both stages, for the end-to-end latency.
+pub const ORIGIN_HEADER: &str = "paymatch-origin-ms";
+
+/// The consumer's context: counts rebalances, reports lag, routes
+/// librdkafka's log lines to `tracing`.
+pub struct Watch {
+    stage: &'static str,
+    input: String,
+    rebalances: AtomicU64,
+}
+
+impl ClientContext for Watch {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        log_line(self.stage, level, facility, message);
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(stage = self.stage, %error, reason, "kafka consumer");
+    }
+    fn stats(&self, statistics: Statistics) {
+        if let Some(topic) = statistics.topics.get(&self.input) {
+            for (partition, p) in &topic.partitions {
+                if *partition >= 0 && p.consumer_lag >= 0 {
+                    m::consumer_lag(self.stage, *partition, p.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for Watch {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        self.rebalances.fetch_add(1, Ordering::SeqCst);
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                tracing::info!(stage = self.stage, partitions = tpl.count(), "assigned")
+            }
+            Rebalance::Revoke(tpl) => {
+                tracing::info!(stage = self.stage, partitions = tpl.count(), "revoked")
+            }
+            Rebalance::Error(e) => tracing::warn!(stage = self.stage, %e, "rebalance error"),
+        }
+    }
+}
+
+/// A producer's context: routes librdkafka's log lines to `tracing` and
+/// counts failed deliveries (a transaction with one fails its commit; a
+/// publish reports them).
+pub struct Quiet {
+    who: &'static str,
+    failed: AtomicU64,
+}
+
+impl Quiet {
+    /// A context for the producer named `who`.
+    pub fn new(who: &'static str) -> Self {
+        Quiet {
+            who,
+            failed: AtomicU64::new(0),
+        }
+    }
+
+    /// Deliveries that failed so far.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::SeqCst)
+    }
+}
+
+impl ClientContext for Quiet {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        log_line(self.who, level, facility, message);
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(client = self.who, %error, reason, "kafka producer");
+    }
+}
+
+impl rdkafka::producer::ProducerContext for Quiet {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &rdkafka::producer::DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = result {
+            if self.failed.fetch_add(1, Ordering::SeqCst) == 0 {
+                tracing::warn!(client = self.who, %e, "delivery failed");
+            }
+        }
+    }
+}
+
+fn log_line(who: &str, level: RDKafkaLogLevel, facility: &str, message: &str) {
+    match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error => tracing::warn!(who, facility, message, "librdkafka"),
+        _ => tracing::debug!(who, facility, message, "librdkafka"),
+    }
+}
+
+type TxProducer = ThreadedProducer<Quiet>;
+
+/// How a failed transaction is recovered.
+#[derive(Debug)]
+enum Failure {
+    /// Abort it, rewind, carry on with the same producer.
+    Abort(String),
+    /// Re-create the producer (fences the old one), rewind, carry on.
+    Recreate(String),
+    /// Stop.
+    Fatal(Error),
+}
+
+fn classify(context: &str, e: KafkaError) -> Failure {
+    if let KafkaError::Transaction(rd) = &e {
+        if rd.code() == RDKafkaErrorCode::Fenced || rd.code() == RDKafkaErrorCode::ProducerFenced {
+            return Failure::Fatal(Error::Kafka {
+                context: format!(
+                    "{context}: this instance's transactional id is in use by another \
+                     running instance (give each instance its own service.instance_id)"
+                ),
+                source: e,
+            });
+        }
+        if rd.txn_requires_abort() {
+            return Failure::Abort(format!("{context}: {e}"));
+        }
+    }
+    Failure::Recreate(format!("{context}: {e}"))
+}
+
+/// Runs one stage until `stop` is set.
+pub struct Driver<S: StreamStage> {
+    stage: S,
+    config: KafkaConfig,
+    transactional_id: String,
+    consumer: BaseConsumer<Watch>,
+    restored: HashSet<i32>,
+    timeout: Duration,
+}
+
+impl<S: StreamStage> Driver<S> {
+    /// A driver for `stage`, in consumer group `{group_prefix}-{stage}`,
+    /// with transactional id `{instance}-{stage}`.
+    ///
+    /// # Errors
+    /// librdkafka refuses the configuration.
+    pub fn new(stage: S, config: &KafkaConfig, instance: &str) -> Result<Self> {
+        let name = stage.name();
+        let group = format!("{}-{name}", config.group_prefix);
+        let watch = Watch {
+            stage: name,
+            input: stage.input_topic().to_string(),
+            rebalances: AtomicU64::new(0),
+        };
+        let mut consumer_config = client::group_consumer(config, &group);
+        consumer_config.set("statistics.interval.ms", "5000");
+        let consumer: BaseConsumer<Watch> = consumer_config
+            .create_with_context(watch)
+            .map_err(kafka_error("creating the consumer"))?;
+        Ok(Driver {
+            transactional_id: format!("{instance}-{name}"),
+            stage,
+            config: config.clone(),
+            consumer,
+            restored: HashSet::new(),
+            timeout: Duration::from_millis(config.request_timeout_ms),
+        })
+    }
+
+    /// A transactional producer, ready (`init_transactions` done), retried
+    /// with backoff until the broker answers or `stop` is set.
+    fn producer(&self, stop: &AtomicBool) -> Result<Option<TxProducer>> {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let producer: TxProducer =
+                client::transactional_producer(&self.config, &self.transactional_id)
+                    .create_with_context(Quiet::new(self.stage.name()))
+                    .map_err(kafka_error("creating the transactional producer"))?;
+            match producer.init_transactions(self.timeout) {
+                Ok(()) => return Ok(Some(producer)),
+                Err(e) => {
+                    if let Failure::Fatal(e) = classify("init_transactions", e.clone()) {
+                        return Err(e);
+                    }
+                    tracing::warn!(stage = self.stage.name(), %e, "init_transactions failed; retrying");
+                }
+            }
+            if stop.load(Ordering::SeqCst) {
+                return Ok(None);
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Consumes, processes and commits until `stop` is set; the open
+    /// transaction is committed before returning.
+    ///
+    /// # Errors
+    /// A fenced producer, a storage failure, or a refused configuration.
+    pub fn run(mut self, stop: &AtomicBool) -> Result<()> {
+        let input = self.stage.input_topic().to_string();
+        self.consumer
+            .subscribe(&[&input])
+            .map_err(kafka_error("subscribing"))?;
+        let Some(mut producer) = self.producer(stop)? else {
+            return Ok(());
+        };
+        let name = self.stage.name();
+        tracing::info!(
+            stage = name,
+            input,
+            transactional_id = self.transactional_id,
+            "running"
+        );
+        while !stop.load(Ordering::SeqCst) {
+            match self.transaction(&producer, stop) {
+                Ok(()) => {}
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Abort(why)) => {
+                    tracing::warn!(stage = name, why, "aborting the transaction");
+                    m::aborted(name);
+                    if let Err(e) = producer.abort_transaction(self.timeout) {
+                        tracing::warn!(stage = name, %e, "abort failed; re-creating the producer");
+                        drop(producer);
+                        m::producer_recreated(name);
+                        producer = match self.producer(stop)? {
+                            Some(p) => p,
+                            None => return Ok(()),
+                        };
+                    }
+                    self.rewind();
+                }
+                Err(Failure::Recreate(why)) => {
+                    tracing::warn!(stage = name, why, "re-creating the producer");
+                    m::aborted(name);
+                    m::producer_recreated(name);
+                    drop(producer);
+                    producer = match self.producer(stop)? {
+                        Some(p) => p,
+                        None => return Ok(()),
+                    };
+                    self.rewind();
+                }
+            }
+        }
+        self.consumer.unsubscribe();
+        tracing::info!(stage = name, "stopped");
+        Ok(())
+    }
+
+    /// Forgets pending state and moves the consumer back to the committed
+    /// offsets, so the aborted inputs are processed again.
+    fn rewind(&mut self) {
+        self.stage.discard();
+        let committed = match self.consumer.committed(self.timeout) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(stage = self.stage.name(), %e, "reading committed offsets");
+                return;
+            }
+        };
+        let mut seek = TopicPartitionList::new();
+        for e in committed.elements() {
+            let offset = match e.offset() {
+                Offset::Offset(o) => Offset::Offset(o),
+                _ => Offset::Beginning,
+            };
+            let _ = seek.add_partition_offset(e.topic(), e.partition(), offset);
+        }
+        if seek.count() > 0 {
+            if let Err(e) = self.consumer.seek_partitions(seek, self.timeout) {
+                tracing::warn!(stage = self.stage.name(), %e, "rewinding");
+            }
+        }
+    }
+
+    /// Reads the changelog partition back into local state.
+    fn restore(&mut self, partition: i32) -> Result<()> {
+        let started = Instant::now();
+        let changelog = self.stage.changelog_topic().to_string();
+        let n = super::table::read_partition(&self.config, &changelog, partition, |batch| {
+            self.stage.restore(batch)
+        })?;
+        m::state_restored(self.stage.name(), n);
+        tracing::info!(
+            stage = self.stage.name(),
+            partition,
+            records = n,
+            seconds = started.elapsed().as_secs_f64(),
+            "state restored from the changelog"
+        );
+        Ok(())
+    }
+
+    /// One transaction: up to `transaction_ms` or `max_batch` inputs.
+    fn transaction(&mut self, producer: &TxProducer, stop: &AtomicBool) -> Result<(), Failure> {
+        let name = self.stage.name();
+        let generation = self.consumer.context().rebalances.load(Ordering::SeqCst);
+        let mut open: Option<Instant> = None;
+        let mut offsets: BTreeMap<i32, i64> = BTreeMap::new();
+        let mut origins: Vec<i64> = Vec::new();
+        let mut inputs = 0usize;
+        let mut outputs: Vec<Output> = Vec::new();
+        let window = Duration::from_millis(self.config.transaction_ms);
+        loop {
+            let wait = match open {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => Duration::from_millis(100),
+            };
+            let polled = self.consumer.poll(wait);
+            if self.consumer.context().rebalances.load(Ordering::SeqCst) != generation {
+                self.restored.clear();
+                if open.is_some() {
+                    return Err(Failure::Abort("partitions were reassigned".into()));
+                }
+                return Ok(());
+            }
+            match polled {
+                None => {}
+                Some(Err(e)) => {
+                    tracing::warn!(stage = name, %e, "consumer");
+                }
+                Some(Ok(msg)) => {
+                    let partition = msg.partition();
+                    let offset = msg.offset();
+                    let origin = origin_ms(&msg);
+                    let value = msg.payload().unwrap_or_default().to_vec();
+                    drop(msg);
+                    // State first, outside any transaction (a long restore
+                    // must not hold one open).
+                    if !self.restored.contains(&partition) {
+                        self.restore(partition).map_err(|e| {
+                            if e.is_retryable() {
+                                Failure::Recreate(format!("restoring partition {partition}: {e}"))
+                            } else {
+                                Failure::Fatal(e)
+                            }
+                        })?;
+                        self.restored.insert(partition);
+                    }
+                    if open.is_none() {
+                        producer
+                            .begin_transaction()
+                            .map_err(|e| classify("begin_transaction", e))?;
+                        open = Some(Instant::now() + window);
+                    }
+                    self.stage
+                        .process(Input { value: &value }, &mut outputs)
+                        .map_err(Failure::Fatal)?;
+                    let headers = origin.map(|o| {
+                        OwnedHeaders::new().insert(Header {
+                            key: ORIGIN_HEADER,
+                            value: Some(&o.to_string()),
+                        })
+                    });
+                    for out in outputs.drain(..) {
+                        send(
+                            producer,
+                            &out.topic,
+                            out.key.as_deref(),
+                            &out.value,
+                            None,
+                            headers.clone(),
+                        )?;
+                    }
+                    let changelog = self.stage.changelog_topic().to_string();
+                    for (key, value) in self.stage.take_changes() {
+                        send(
+                            producer,
+                            &changelog,
+                            Some(&key),
+                            &value,
+                            Some(partition),
+                            None,
+                        )?;
+                    }
+                    offsets.insert(partition, offset + 1);
+                    inputs += 1;
+                    if let Some(o) = origin {
+                        origins.push(o);
+                    }
+                }
+            }
+            let full = inputs >= self.config.max_batch;
+            match open {
+                Some(deadline)
+                    if Instant::now() >= deadline || full || stop.load(Ordering::SeqCst) =>
+                {
+                    return self.commit(producer, &offsets, inputs, &origins);
+                }
+                None => return Ok(()),
+                Some(_) => {}
+            }
+        }
+    }
+
+    fn commit(
+        &mut self,
+        producer: &TxProducer,
+        offsets: &BTreeMap<i32, i64>,
+        inputs: usize,
+        origins: &[i64],
+    ) -> Result<(), Failure> {
+        let started = Instant::now();
+        let input = self.stage.input_topic().to_string();
+        let mut tpl = TopicPartitionList::new();
+        for (partition, offset) in offsets {
+            tpl.add_partition_offset(&input, *partition, Offset::Offset(*offset))
+                .map_err(|e| Failure::Abort(e.to_string()))?;
+        }
+        let group = self
+            .consumer
+            .group_metadata()
+            .ok_or_else(|| Failure::Abort("no consumer group metadata yet".into()))?;
+        producer
+            .send_offsets_to_transaction(&tpl, &group, self.timeout)
+            .map_err(|e| classify("send_offsets_to_transaction", e))?;
+        producer
+            .commit_transaction(self.timeout)
+            .map_err(|e| classify("commit_transaction", e))?;
+        // Kafka has it: now the local copy.
+        self.stage.commit_local().map_err(Failure::Fatal)?;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let ages: Vec<f64> = origins
+            .iter()
+            .map(|o| (now_ms - o).max(0) as f64 / 1000.0)
+            .collect();
+        m::committed(
+            self.stage.name(),
+            inputs,
+            started.elapsed().as_secs_f64(),
+            &ages,
+        );
+        Ok(())
+    }
+}
+
+/// The raw payment's append time: the origin header when an earlier stage
+/// set one, else the message's own timestamp.
+fn origin_ms<M: Message>(msg: &M) -> Option<i64> {
+    if let Some(headers) = msg.headers() {
+        for h in headers.iter() {
+            if h.key == ORIGIN_HEADER {
+                if let Some(v) = h.value.and_then(|v| std::str::from_utf8(v).ok()) {
+                    return v.parse().ok();
+                }
+            }
+        }
+    }
+    msg.timestamp().to_millis()
+}
+
+/// Queues one record, waiting while the producer's queue is full.
+fn send(
+    producer: &TxProducer,
+    topic: &str,
+    key: Option<&str>,
+    value: &[u8],
+    partition: Option<i32>,
+    headers: Option<OwnedHeaders>,
+) -> Result<(), Failure> {
+    let mut record: BaseRecord<'_, str, [u8]> = BaseRecord::to(topic).payload(value);
+    if let Some(k) = key {
+        record = record.key(k);
+    }
+    if let Some(p) = partition {
+        record = record.partition(p);
+    }
+    if let Some(h) = headers {
+        record = record.headers(h);
+    }
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err((e, _)) => return Err(classify("producing", e)),
+        }
+    }
+}
+
+/// Runs `f` on a thread named after the stage; the handle's result is the
+/// driver's.
+pub fn spawn<S: StreamStage + 'static>(
+    driver: Driver<S>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Result<()>> {
+    let name = driver.stage.name();
+    std::thread::Builder::new()
+        .name(format!("paymatch-{name}"))
+        .spawn(move || {
+            let result = driver.run(&stop);
+            // One stage failing stops the other: the service exits and its
+            // supervisor restarts it.
+            stop.store(true, Ordering::SeqCst);
+            result
+        })
+        .expect("spawning a stage thread")
+}

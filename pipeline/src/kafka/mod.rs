@@ -1,0 +1,26 @@
+//! The Kafka mode: the same stage code as the embedded mode, fed from
+//! topics and committed with Kafka transactions (DESIGN.md, "Topology").
+//!
+//! * [`config`]: the `[kafka]` and `[service]` settings;
+//! * [`client`]: librdkafka settings shared by every client;
+//! * [`topics`]: topic names, checking and creating them;
+//! * [`table`]: compacted topics into local state (the global customer
+//!   index; changelog restore);
+//! * [`stage`]: stage 1 and stage 2 as transactional stream stages;
+//! * [`driver`]: the exactly-once consume → process → produce loop;
+//! * [`publish`]: JSONL files into topics;
+//! * [`http`]: the Prometheus `/metrics` endpoint;
+//! * [`run`]: `paymatch run`, wiring it together.
+
+pub mod client;
+pub mod config;
+pub mod driver;
+pub mod http;
+pub mod publish;
+pub mod run;
+pub mod stage;
+pub mod table;
+pub mod topics;
+
+pub use config::{KafkaConfig, ServiceConfig};
+pub use topics::Topics;

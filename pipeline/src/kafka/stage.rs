@@ -1,0 +1,212 @@
+//! The two stages as the transactional driver sees them: records in,
+//! records out, and state changes for the changelog. The stage code itself
+//! ([`crate::stages`]) is the embedded mode's, unchanged; this file only
+//! says which topic each result goes to and under which key.
+
+use chrono::Utc;
+use model::{DeadLetter, Decision, Outcome};
+
+use super::topics::Topics;
+use crate::error::Result;
+use crate::stages::{Routed, Stage1, Stage2};
+
+/// One input record.
+#[derive(Clone, Copy, Debug)]
+pub struct Input<'a> {
+    /// Its value (a raw envelope for stage 1, a decision for stage 2).
+    pub value: &'a [u8],
+}
+
+/// One output record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output {
+    /// Topic name.
+    pub topic: String,
+    /// Message key (partitioning), if any.
+    pub key: Option<String>,
+    /// JSON value.
+    pub value: Vec<u8>,
+}
+
+/// A stage on Kafka: one input topic, outputs, a changelog for its state.
+///
+/// The driver calls [`StreamStage::process`] for every input record inside
+/// a transaction, writes [`StreamStage::take_changes`] to the changelog in
+/// the same transaction, and after the commit calls
+/// [`StreamStage::commit_local`] (or [`StreamStage::discard`] after an
+/// abort). Local state is therefore never ahead of Kafka, and
+/// [`StreamStage::restore`] rebuilds it from the changelog.
+pub trait StreamStage: Send {
+    /// `stage1` or `stage2` (group, transactional id and metrics label).
+    fn name(&self) -> &'static str;
+    /// The topic it consumes.
+    fn input_topic(&self) -> &str;
+    /// Its changelog topic (co-partitioned with the input).
+    fn changelog_topic(&self) -> &str;
+    /// Processes one record, appending what to produce to `out`.
+    ///
+    /// # Errors
+    /// A storage failure only; bad input becomes a dead letter.
+    fn process(&mut self, input: Input<'_>, out: &mut Vec<Output>) -> Result<()>;
+    /// State keys changed since the last call, with their new values.
+    fn take_changes(&mut self) -> Vec<(String, Vec<u8>)>;
+    /// Writes pending state to the local store (the transaction committed).
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn commit_local(&mut self) -> Result<()>;
+    /// Forgets pending state (the transaction was aborted).
+    fn discard(&mut self);
+    /// Writes state read back from the changelog into the local store.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()>;
+}
+
+fn json<T: serde::Serialize>(record: &T) -> Vec<u8> {
+    serde_json::to_vec(record).unwrap_or_default()
+}
+
+/// Stage 1 on Kafka: raw envelopes → decisions (+ review) or dead letters.
+pub struct Stage1Stream {
+    stage: Stage1,
+    topics: Topics,
+}
+
+impl Stage1Stream {
+    /// Wraps stage 1.
+    pub fn new(stage: Stage1, topics: Topics) -> Self {
+        Stage1Stream { stage, topics }
+    }
+}
+
+impl StreamStage for Stage1Stream {
+    fn name(&self) -> &'static str {
+        "stage1"
+    }
+    fn input_topic(&self) -> &str {
+        &self.topics.raw
+    }
+    fn changelog_topic(&self) -> &str {
+        &self.topics.dedupe_changelog
+    }
+    fn process(&mut self, input: Input<'_>, out: &mut Vec<Output>) -> Result<()> {
+        let text = String::from_utf8_lossy(input.value);
+        match self.stage.process(&text, Utc::now())? {
+            Routed::DeadLetter(letter) => out.push(Output {
+                topic: self.topics.dlq.clone(),
+                key: None,
+                value: json(&letter),
+            }),
+            Routed::Decided { decision, .. } => {
+                // Keyed by customer, so stage 2 sees one customer's
+                // decisions in order on one partition.
+                let key = decision
+                    .customer_id
+                    .clone()
+                    .unwrap_or_else(|| decision.payment_id.clone());
+                let value = json(&decision);
+                if decision.outcome == Outcome::Review {
+                    out.push(Output {
+                        topic: self.topics.review.clone(),
+                        key: Some(key.clone()),
+                        value: value.clone(),
+                    });
+                }
+                out.push(Output {
+                    topic: self.topics.decisions.clone(),
+                    key: Some(key),
+                    value,
+                });
+            }
+        }
+        Ok(())
+    }
+    fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
+        self.stage.take_changes()
+    }
+    fn commit_local(&mut self) -> Result<()> {
+        self.stage.flush()
+    }
+    fn discard(&mut self) {
+        self.stage.discard();
+    }
+    fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        self.stage.restore(records)
+    }
+}
+
+/// Stage 2 on Kafka: decisions → ledger entries and access commands.
+pub struct Stage2Stream {
+    stage: Stage2,
+    topics: Topics,
+}
+
+impl Stage2Stream {
+    /// Wraps stage 2.
+    pub fn new(stage: Stage2, topics: Topics) -> Self {
+        Stage2Stream { stage, topics }
+    }
+}
+
+impl StreamStage for Stage2Stream {
+    fn name(&self) -> &'static str {
+        "stage2"
+    }
+    fn input_topic(&self) -> &str {
+        &self.topics.decisions
+    }
+    fn changelog_topic(&self) -> &str {
+        &self.topics.balances_changelog
+    }
+    fn process(&mut self, input: Input<'_>, out: &mut Vec<Output>) -> Result<()> {
+        let decision: Decision = match serde_json::from_slice(input.value) {
+            Ok(d) => d,
+            Err(e) => {
+                // Only a foreign writer on the decisions topic gets here.
+                crate::metrics::dead_lettered("bad_decision");
+                out.push(Output {
+                    topic: self.topics.dlq.clone(),
+                    key: None,
+                    value: json(&DeadLetter {
+                        input: String::from_utf8_lossy(input.value).into_owned(),
+                        error: format!("not a decision record: {e}"),
+                        at: Utc::now(),
+                        error_kind: Some("bad_decision".into()),
+                        provider: None,
+                    }),
+                });
+                return Ok(());
+            }
+        };
+        let applied = self.stage.apply(&decision, Utc::now())?;
+        for entry in &applied.ledger {
+            out.push(Output {
+                topic: self.topics.ledger.clone(),
+                key: Some(entry.customer_id.clone()),
+                value: json(entry),
+            });
+        }
+        for command in &applied.commands {
+            out.push(Output {
+                topic: self.topics.commands.clone(),
+                key: Some(command.service_id.clone()),
+                value: json(command),
+            });
+        }
+        Ok(())
+    }
+    fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
+        self.stage.take_changes()
+    }
+    fn commit_local(&mut self) -> Result<()> {
+        self.stage.flush()
+    }
+    fn discard(&mut self) {
+        self.stage.discard();
+    }
+    fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        self.stage.restore(records)
+    }
+}
