@@ -102,7 +102,7 @@ fn kafka_mode_equals_the_embedded_mode_and_follows_the_customer_table() -> Resul
     publish_payments(&setup, dir.path())?;
     let mut outputs = Outputs::new(&setup.brokers, &setup.prefix)?;
     outputs
-        .wait_for(inputs, Duration::from_secs(300))
+        .wait_for(inputs, Duration::from_secs(300), &mut service)
         .with_context(|| service.log_tail())?;
     check_against_embedded(&outputs, &dir.path().join("embedded"))?;
     let review = tests::kafka::TopicReader::new(&setup.brokers, "e2e.payments.review")
@@ -141,7 +141,7 @@ fn kafka_mode_equals_the_embedded_mode_and_follows_the_customer_table() -> Resul
         "payments",
         &live.join("payments.jsonl").display().to_string(),
     ])?;
-    outputs.wait_for(inputs + 1, Duration::from_secs(60))?;
+    outputs.wait_for(inputs + 1, Duration::from_secs(60), &mut service)?;
     let decisions: Vec<Decision> = outputs.decisions.values()?;
     let last = decisions
         .iter()
@@ -202,7 +202,7 @@ fn kill_dash_nine_three_times_loses_and_doubles_nothing() -> Result<()> {
         service = setup.start("a", &[])?;
     }
     outputs
-        .wait_for(inputs, Duration::from_secs(600))
+        .wait_for(inputs, Duration::from_secs(600), &mut service)
         .with_context(|| service.log_tail())?;
     check_against_embedded(&outputs, &dir.path().join("embedded"))?;
     service.terminate()?;
@@ -241,7 +241,7 @@ fn a_second_instance_joins_and_leaves_mid_stream() -> Result<()> {
     wait_until(&mut outputs, inputs * 3 / 5)?;
     b.terminate()?;
     outputs
-        .wait_for(inputs, Duration::from_secs(600))
+        .wait_for(inputs, Duration::from_secs(600), &mut a)
         .with_context(|| a.log_tail())?;
     check_against_embedded(&outputs, &dir.path().join("embedded"))?;
     a.terminate()?;

@@ -72,7 +72,7 @@ fn the_pipeline_recovers_by_itself_when_the_broker_restarts() -> Result<()> {
     setup.paymatch(&["publish", "payments", &path("second.jsonl")])?;
     let mut outputs = Outputs::new(&setup.brokers, &setup.prefix)?;
     outputs
-        .wait_for(lines.len(), Duration::from_secs(600))
+        .wait_for(lines.len(), Duration::from_secs(600), &mut service)
         .with_context(|| service.log_tail())?;
     check_against_embedded(&outputs, &dir.path().join("embedded"))?;
     anyhow::ensure!(service.running(), "paymatch exited: {}", service.log_tail());

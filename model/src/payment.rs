@@ -105,4 +105,14 @@ impl Payment {
     pub fn payment_id(&self) -> String {
         format!("{}:{}", self.provider, self.provider_txn_id)
     }
+
+    /// The payment this one is about: its own id, or for a reversal the
+    /// payment it takes money back from. Streams partitioned by it keep a
+    /// payment, its redeliveries and its refunds in one partition, in order.
+    pub fn partition_key(&self) -> String {
+        match &self.status {
+            PaymentStatus::Reversal { reverses } => reverses.clone(),
+            _ => self.payment_id(),
+        }
+    }
 }

@@ -329,10 +329,18 @@ impl Outputs {
     }
 
     /// Polls until `inputs` inputs are answered (decision or dead letter)
-    /// and nothing more arrives, or `timeout` passes.
-    pub fn wait_for(&mut self, inputs: usize, timeout: Duration) -> Result<()> {
+    /// and nothing more arrives, or `timeout` passes, or `service` exits.
+    pub fn wait_for(
+        &mut self,
+        inputs: usize,
+        timeout: Duration,
+        service: &mut Service,
+    ) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
+            if !service.running() {
+                bail!("paymatch run exited: {}", service.log_tail());
+            }
             let n = self.poll()?;
             if n >= inputs {
                 // Settle: anything doubled would show up now.

@@ -169,7 +169,7 @@ fn pace(args: &Args, payments: &std::path::Path, rate: u64) -> Result<()> {
                 };
                 providers.normalize_envelope(&e, &ctx).ok()
             })
-            .map(|p| p.payment_id());
+            .map(|p| p.partition_key());
         let due = started + Duration::from_secs_f64(sent as f64 / rate as f64);
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);

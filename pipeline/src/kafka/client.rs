@@ -74,6 +74,14 @@ pub fn transactional_producer(config: &KafkaConfig, transactional_id: &str) -> C
             "transaction.timeout.ms",
             config.transaction_timeout_ms.to_string(),
         )
+        // librdkafka insists that a request may not outlive the transaction.
+        .set(
+            "socket.timeout.ms",
+            config
+                .request_timeout_ms
+                .min(config.transaction_timeout_ms)
+                .to_string(),
+        )
         .set("linger.ms", "5")
         .set("queue.buffering.max.messages", "1000000")
         .set("compression.codec", "lz4");

@@ -4,9 +4,9 @@
 //!
 //! Records are keyed as the topology needs: customers by `customer_id` and
 //! invoices by `invoice_id` (compacted: the last one wins), payments by
-//! their payment id (`provider:provider_txn_id`), so a redelivery lands on
-//! the partition that already saw the payment and stage 1's dedupe, which
-//! is partitioned the same way, catches it. A payment line paymatch cannot
+//! their payment id (`provider:provider_txn_id`; a refund or dispute by the
+//! payment it reverses), so a redelivery or a refund lands on the partition
+//! that already saw the payment, where stage 1's dedupe state for it lives. A payment line paymatch cannot
 //! read is published unkeyed: stage 1 dead-letters it with its reason.
 //! The producer is idempotent, so one run writes each line once, in order.
 
@@ -86,7 +86,7 @@ fn key_of(
             };
             providers
                 .normalize_envelope(&envelope, &ctx)
-                .map(|p| p.payment_id())
+                .map(|p| p.partition_key())
                 .map_err(|e| e.to_string())
         }
     }
