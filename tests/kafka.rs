@@ -228,9 +228,16 @@ fn a_second_instance_joins_and_leaves_mid_stream() -> Result<()> {
     };
     wait_until(&mut outputs, inputs / 5)?;
     let mut b = setup.start("b", &[])?;
-    // B has taken partitions when its log says so.
+    // B has taken partitions of both stages when its log says so.
+    let took_partitions = |log: &str, stage: &str| {
+        log.lines()
+            .any(|l| l.contains("assigned") && l.contains(stage) && !l.contains("partitions=0"))
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_to_string(&b.log)?.contains("assigned") {
+    while !{
+        let log = std::fs::read_to_string(&b.log)?;
+        took_partitions(&log, "stage1") && took_partitions(&log, "stage2")
+    } {
         anyhow::ensure!(
             Instant::now() < deadline,
             "b never joined: {}",
