@@ -38,18 +38,19 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname
 if [ "$MODE" = throughput ]; then
   "$BIN/paymatch" --quiet publish payments "$WORK/data/payments.jsonl" >/dev/null
   echo "published $INPUTS payments; starting paymatch run"
-  /usr/bin/time -f "paymatch run: %e s wall, %U s user, %S s system, peak RSS %M KiB" \
-    "$BIN/paymatch" run 2> "$WORK/run.log" &
+  "$BIN/paymatch" run 2> "$WORK/run.log" &
   PM=$!
   "$BIN/kafka_load" --brokers 127.0.0.1:19092 drain --inputs "$INPUTS"
   curl -s 127.0.0.1:19464/metrics | grep -E '^paymatch_(transaction_commit_seconds|transaction_records)_(sum|count)' || true
 else
-  /usr/bin/time -f "paymatch run: %e s wall, %U s user, %S s system, peak RSS %M KiB" \
-    "$BIN/paymatch" run 2> "$WORK/run.log" &
+  PAYMATCH_LOG=info "$BIN/paymatch" run 2> "$WORK/run.log" &
   PM=$!
-  until grep -q "running as" "$WORK/run.log"; do sleep 0.5; done
-  sleep 3
+  # Measure the steady state: both stages have joined their groups.
+  until [ "$(grep -c ' assigned' "$WORK/run.log")" -ge 2 ]; do sleep 0.5; done
+  sleep 2
   "$BIN/kafka_load" --brokers 127.0.0.1:19092 pace --payments "$WORK/data/payments.jsonl" --rate "$RATE"
 fi
+ticks=$(getconf CLK_TCK)
+read -r utime stime < <(awk '{print $14, $15}' "/proc/$PM/stat")
+echo "paymatch run: $((utime / ticks)) s user, $((stime / ticks)) s system CPU; peak RSS $(awk '/VmHWM/ {print $2}' "/proc/$PM/status") KiB"
 kill -TERM "$PM"; wait "$PM" || true; PM=
-tail -1 "$WORK/run.log"

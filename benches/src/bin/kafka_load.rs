@@ -156,20 +156,28 @@ fn pace(args: &Args, payments: &std::path::Path, rate: u64) -> Result<()> {
     let text = std::fs::read_to_string(payments).context("reading payments")?;
     let providers = pipeline::providers::Providers::default();
     let config = pipeline::config::ProvidersConfig::default();
+    // Keys first, so the paced loop only sends.
+    let lines: Vec<(Option<String>, &str)> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let key = serde_json::from_str::<model::PaymentEnvelope>(line)
+                .ok()
+                .and_then(|e| {
+                    let ctx = pipeline::providers::NormalizeContext {
+                        config: &config,
+                        received_at: e.received_at,
+                        now: chrono::Utc::now(),
+                    };
+                    providers.normalize_envelope(&e, &ctx).ok()
+                })
+                .map(|p| p.partition_key());
+            (key, line)
+        })
+        .collect();
     let started = Instant::now();
     let mut sent = 0u64;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let key = serde_json::from_str::<model::PaymentEnvelope>(line)
-            .ok()
-            .and_then(|e| {
-                let ctx = pipeline::providers::NormalizeContext {
-                    config: &config,
-                    received_at: e.received_at,
-                    now: chrono::Utc::now(),
-                };
-                providers.normalize_envelope(&e, &ctx).ok()
-            })
-            .map(|p| p.partition_key());
+    for (key, line) in lines {
         let due = started + Duration::from_secs_f64(sent as f64 / rate as f64);
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);

@@ -18,6 +18,9 @@ pub fn base(config: &KafkaConfig) -> ClientConfig {
         // original in one dedupe partition.
         .set("partitioner", "murmur2_random")
         .set("socket.timeout.ms", config.request_timeout_ms.to_string())
+        // Small request/response round trips (a transaction's commit is
+        // several) must not wait for Nagle's algorithm and delayed ACKs.
+        .set("socket.nagle.disable", "true")
         // Loopback clusters and tests: fail over quickly to the next try.
         .set("reconnect.backoff.max.ms", "2000")
         .set("log_level", "3");
@@ -83,6 +86,12 @@ pub fn transactional_producer(config: &KafkaConfig, transactional_id: &str) -> C
                 .to_string(),
         )
         .set("linger.ms", "5")
+        // Right after a commit the coordinator is still writing markers and
+        // answers the next transaction's first request with
+        // CONCURRENT_TRANSACTIONS; the default 100 ms backoff would then
+        // add 100 ms to every transaction.
+        .set("retry.backoff.ms", "5")
+        .set("retry.backoff.max.ms", "100")
         .set("queue.buffering.max.messages", "1000000")
         .set("compression.codec", "lz4");
     for (k, v) in &config.client {
