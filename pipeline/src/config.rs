@@ -246,8 +246,32 @@ mod tests {
                 "\"5.00\"".to_string(),
             ),
             ("PAYMATCH_LOG".to_string(), "debug".to_string()),
+            (
+                "PAYMATCH_KAFKA__BROKERS".to_string(),
+                "10.0.0.5:9092,10.0.0.6:9092".to_string(),
+            ),
+            (
+                "PAYMATCH_KAFKA__TRANSACTION_MS".to_string(),
+                "250".to_string(),
+            ),
+            (
+                "PAYMATCH_KAFKA__CLIENT__SECURITY.PROTOCOL".to_string(),
+                "ssl".to_string(),
+            ),
+            (
+                "PAYMATCH_SERVICE__INSTANCE_ID".to_string(),
+                "pm-2".to_string(),
+            ),
         ];
         let c = Config::load(None, vars).unwrap();
+        assert_eq!(c.kafka.brokers, "10.0.0.5:9092,10.0.0.6:9092");
+        assert_eq!(c.kafka.transaction_ms, 250);
+        assert_eq!(c.kafka.client["security.protocol"], "ssl");
+        assert_eq!(c.service.instance(), "pm-2");
+        assert_eq!(
+            c.service.state_dir(),
+            std::path::PathBuf::from("state/pm-2")
+        );
         assert_eq!(c.matching.auto_match_threshold, 0.9);
         assert_eq!(c.providers.time_zone.0, chrono_tz::Africa::Kampala);
         assert_eq!(c.access.tolerance, Decimal::new(500, 2));

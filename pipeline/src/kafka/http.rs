@@ -114,3 +114,39 @@ fn answer(stream: TcpStream, handle: &PrometheusHandle) -> std::io::Result<()> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    fn get(addr: std::net::SocketAddr, path: &str) -> String {
+        let mut s = TcpStream::connect(addr).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut page = String::new();
+        s.read_to_string(&mut page).unwrap();
+        page
+    }
+
+    #[test]
+    fn serves_the_prometheus_text_format_on_metrics_only() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            crate::metrics::decided("mpesa_c2b", model::Outcome::Matched);
+            crate::metrics::restores_issued(2);
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let addr = serve("127.0.0.1:0", handle, stop.clone()).unwrap();
+        let page = get(addr, "/metrics");
+        assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+        assert!(
+            page.contains(r#"paymatch_payments_total{provider="mpesa_c2b",outcome="matched"} 1"#),
+            "{page}"
+        );
+        assert!(page.contains("paymatch_restore_commands_total 2"), "{page}");
+        assert!(get(addr, "/").starts_with("HTTP/1.1 404"));
+        stop.store(true, Ordering::SeqCst);
+    }
+}
