@@ -49,6 +49,7 @@ else
   until [ "$(grep -c ' assigned' "$WORK/run.log")" -ge 2 ]; do sleep 0.5; done
   sleep 2
   "$BIN/kafka_load" --brokers 127.0.0.1:19092 pace --payments "$WORK/data/payments.jsonl" --rate "$RATE"
+  curl -s 127.0.0.1:19464/metrics | grep -E "^paymatch_(end_to_end_seconds|transaction_commit_seconds|transaction_records)_(sum|count)" || true
 fi
 ticks=$(getconf CLK_TCK)
 read -r utime stime < <(awk '{print $14, $15}' "/proc/$PM/stat")

@@ -8,15 +8,16 @@ use rdkafka::ClientConfig;
 use super::KafkaConfig;
 use crate::error::Error;
 
+/// Java clients' partitioner: a payment id lands on the same partition
+/// whoever produced it, so redeliveries meet their original in one dedupe
+/// partition.
+const PARTITIONER: &str = "murmur2_random";
+
 /// Settings shared by every client.
 pub fn base(config: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &config.brokers)
         .set("client.id", "paymatch")
-        // Java clients' partitioner: a payment id lands on the same
-        // partition whoever produced it, so redeliveries meet their
-        // original in one dedupe partition.
-        .set("partitioner", "murmur2_random")
         .set("socket.timeout.ms", config.request_timeout_ms.to_string())
         // Small request/response round trips (a transaction's commit is
         // several) must not wait for Nagle's algorithm and delayed ACKs.
@@ -26,6 +27,11 @@ pub fn base(config: &KafkaConfig) -> ClientConfig {
         .set("log_level", "3");
     for (k, v) in &config.client {
         c.set(k, v);
+    }
+    if config.client.contains_key("debug") {
+        // librdkafka's debug contexts (`[kafka.client] debug = "eos"`)
+        // reach the log (`PAYMATCH_LOG=pipeline::kafka=debug`).
+        c.set_log_level(rdkafka::config::RDKafkaLogLevel::Debug);
     }
     c
 }
@@ -72,6 +78,7 @@ pub fn table_reader(config: &KafkaConfig) -> ClientConfig {
 pub fn transactional_producer(config: &KafkaConfig, transactional_id: &str) -> ClientConfig {
     let mut c = base(config);
     c.set("transactional.id", transactional_id)
+        .set("partitioner", PARTITIONER)
         .set("enable.idempotence", "true")
         .set(
             "transaction.timeout.ms",
@@ -104,6 +111,7 @@ pub fn transactional_producer(config: &KafkaConfig, transactional_id: &str) -> C
 pub fn idempotent_producer(config: &KafkaConfig) -> ClientConfig {
     let mut c = base(config);
     c.set("enable.idempotence", "true")
+        .set("partitioner", PARTITIONER)
         .set("linger.ms", "20")
         .set("queue.buffering.max.messages", "1000000")
         .set("compression.codec", "lz4");

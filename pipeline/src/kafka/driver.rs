@@ -459,6 +459,14 @@ impl<S: StreamStage> Driver<S> {
             .consumer
             .group_metadata()
             .ok_or_else(|| Failure::Abort("no consumer group metadata yet".into()))?;
+        // Wait for the outputs' acknowledgements here, in short steps: the
+        // flush inside rdkafka's `commit_transaction` sleeps in 100 ms
+        // polls while our producer's own thread serves the deliveries,
+        // which added 100 ms to every transaction.
+        let deadline = Instant::now() + self.timeout;
+        while producer.in_flight_count() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(500));
+        }
         producer
             .send_offsets_to_transaction(&tpl, &group, self.timeout)
             .map_err(|e| classify("send_offsets_to_transaction", e))?;
