@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use model::{Decision, Outcome};
-use tests::kafka::{check_against_embedded, free_port, Broker, Outputs, Setup};
-use tests::{paymatch, workdir};
+use tests::kafka::{check_against_embedded, data, free_port, Broker, Outputs, Setup};
+use tests::workdir;
 
 /// One broker for the tests of this file; they take turns (two cores).
 fn broker() -> &'static Broker {
@@ -28,38 +28,6 @@ fn broker() -> &'static Broker {
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static TURN: Mutex<()> = Mutex::new(());
     TURN.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Generates a data set and its embedded reference run.
-fn data(dir: &Path, customers: usize, payments: usize, seed: u64) -> Result<usize> {
-    let data = dir.join("data");
-    paymatch(&[
-        "generate",
-        "--out",
-        &data.display().to_string(),
-        "--customers",
-        &customers.to_string(),
-        "--payments",
-        &payments.to_string(),
-        "--seed",
-        &seed.to_string(),
-    ])?;
-    paymatch(&[
-        "match",
-        "--customers",
-        &data.join("customers.jsonl").display().to_string(),
-        "--invoices",
-        &data.join("invoices.jsonl").display().to_string(),
-        "--payments",
-        &data.join("payments.jsonl").display().to_string(),
-        "--out",
-        &dir.join("embedded").display().to_string(),
-    ])?;
-    let inputs = std::fs::read_to_string(data.join("payments.jsonl"))?
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .count();
-    Ok(inputs)
 }
 
 fn setup(dir: &Path, prefix: &str) -> Result<Setup> {

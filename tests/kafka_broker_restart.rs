@@ -7,35 +7,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use tests::kafka::{check_against_embedded, Broker, Outputs, Setup};
-use tests::{paymatch, workdir};
+use tests::workdir;
 
 #[test]
 fn the_pipeline_recovers_by_itself_when_the_broker_restarts() -> Result<()> {
     let broker = Broker::start()?;
     let dir = workdir();
+    tests::kafka::data(dir.path(), 5000, 30000, 41)?;
     let data = dir.path().join("data");
-    paymatch(&[
-        "generate",
-        "--out",
-        &data.display().to_string(),
-        "--customers",
-        "5000",
-        "--payments",
-        "30000",
-        "--seed",
-        "41",
-    ])?;
-    paymatch(&[
-        "match",
-        "--customers",
-        &data.join("customers.jsonl").display().to_string(),
-        "--invoices",
-        &data.join("invoices.jsonl").display().to_string(),
-        "--payments",
-        &data.join("payments.jsonl").display().to_string(),
-        "--out",
-        &dir.path().join("embedded").display().to_string(),
-    ])?;
     // The payments in two halves: one before the outage, one after.
     let text = std::fs::read_to_string(data.join("payments.jsonl"))?;
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();

@@ -21,6 +21,40 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::{paymatch_bin, repo_root};
 
+/// Generates a data set under `dir/data` and its embedded reference run
+/// under `dir/embedded`; returns the number of payment lines.
+pub fn data(dir: &std::path::Path, customers: usize, payments: usize, seed: u64) -> Result<usize> {
+    let data = dir.join("data");
+    let path = |p: &std::path::Path| p.display().to_string();
+    super::paymatch(&[
+        "generate",
+        "--out",
+        &path(&data),
+        "--customers",
+        &customers.to_string(),
+        "--payments",
+        &payments.to_string(),
+        "--seed",
+        &seed.to_string(),
+    ])?;
+    super::paymatch(&[
+        "match",
+        "--customers",
+        &path(&data.join("customers.jsonl")),
+        "--invoices",
+        &path(&data.join("invoices.jsonl")),
+        "--payments",
+        &path(&data.join("payments.jsonl")),
+        "--out",
+        &path(&dir.join("embedded")),
+    ])?;
+    let inputs = std::fs::read_to_string(data.join("payments.jsonl"))?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    Ok(inputs)
+}
+
 /// A broker of this test process.
 pub struct Broker {
     /// Its port on 127.0.0.1.

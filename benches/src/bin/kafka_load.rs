@@ -53,15 +53,20 @@ enum What {
     },
 }
 
-fn reader(brokers: &str, topics: &[String]) -> Result<BaseConsumer> {
-    let consumer: BaseConsumer = ClientConfig::new()
+/// A read_committed consumer that joins no group (partitions are assigned).
+fn committed_reader(brokers: &str, group: &str) -> Result<BaseConsumer> {
+    Ok(ClientConfig::new()
         .set("bootstrap.servers", brokers)
-        .set("group.id", "paymatch-bench-reader")
+        .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
         .set("fetch.wait.max.ms", "10")
         .set("log_level", "3")
-        .create()?;
+        .create()?)
+}
+
+fn reader(brokers: &str, topics: &[String]) -> Result<BaseConsumer> {
+    let consumer = committed_reader(brokers, "paymatch-bench-reader")?;
     let mut tpl = TopicPartitionList::new();
     for topic in topics {
         let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(20))?;
@@ -209,13 +214,7 @@ fn pace(args: &Args, payments: &std::path::Path, rate: u64) -> Result<()> {
 
 fn drain(args: &Args, inputs: usize) -> Result<()> {
     let topics = pipeline::kafka::Topics::new(&args.prefix);
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &args.brokers)
-        .set("group.id", "paymatch-bench-drain")
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .set("log_level", "3")
-        .create()?;
+    let consumer = committed_reader(&args.brokers, "paymatch-bench-drain")?;
     let mut tpl = TopicPartitionList::new();
     for topic in [&topics.decisions, &topics.dlq] {
         let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(20))?;

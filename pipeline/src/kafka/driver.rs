@@ -298,7 +298,7 @@ impl<S: StreamStage> Driver<S> {
     /// Forgets pending state and moves the consumer back to the committed
     /// offsets, so the aborted inputs are processed again.
     fn rewind(&mut self) {
-        self.stage.discard();
+        self.stage.state().discard();
         let committed = match self.consumer.committed(self.timeout) {
             Ok(c) => c,
             Err(e) => {
@@ -326,7 +326,7 @@ impl<S: StreamStage> Driver<S> {
         let started = Instant::now();
         let changelog = self.stage.changelog_topic().to_string();
         let n = super::table::read_partition(&self.config, &changelog, partition, |batch| {
-            self.stage.restore(batch)
+            self.stage.state().restore(batch)
         })?;
         m::state_restored(self.stage.name(), n);
         tracing::info!(
@@ -411,7 +411,7 @@ impl<S: StreamStage> Driver<S> {
                         )?;
                     }
                     let changelog = self.stage.changelog_topic().to_string();
-                    for (key, value) in self.stage.take_changes() {
+                    for (key, value) in self.stage.state().take_changes() {
                         send(
                             producer,
                             &changelog,
@@ -474,7 +474,7 @@ impl<S: StreamStage> Driver<S> {
             .commit_transaction(self.timeout)
             .map_err(|e| classify("commit_transaction", e))?;
         // Kafka has it: now the local copy.
-        self.stage.commit_local().map_err(Failure::Fatal)?;
+        self.stage.state().commit_local().map_err(Failure::Fatal)?;
         let now_ms = chrono::Utc::now().timestamp_millis();
         let ages: Vec<f64> = origins
             .iter()

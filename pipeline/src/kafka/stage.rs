@@ -31,11 +31,11 @@ pub struct Output {
 /// A stage on Kafka: one input topic, outputs, a changelog for its state.
 ///
 /// The driver calls [`StreamStage::process`] for every input record inside
-/// a transaction, writes [`StreamStage::take_changes`] to the changelog in
+/// a transaction, writes [`StageState::take_changes`] to the changelog in
 /// the same transaction, and after the commit calls
-/// [`StreamStage::commit_local`] (or [`StreamStage::discard`] after an
+/// [`StageState::commit_local`] (or [`StageState::discard`] after an
 /// abort). Local state is therefore never ahead of Kafka, and
-/// [`StreamStage::restore`] rebuilds it from the changelog.
+/// [`StageState::restore`] rebuilds it from the changelog.
 pub trait StreamStage: Send {
     /// `stage1` or `stage2` (group, transactional id and metrics label).
     fn name(&self) -> &'static str;
@@ -48,6 +48,13 @@ pub trait StreamStage: Send {
     /// # Errors
     /// A storage failure only; bad input becomes a dead letter.
     fn process(&mut self, input: Input<'_>, out: &mut Vec<Output>) -> Result<()>;
+    /// The stage's keyed state.
+    fn state(&mut self) -> &mut dyn StageState;
+}
+
+/// A stage's keyed state as the driver handles it: pending writes that go
+/// to the changelog inside the transaction and to the local store after it.
+pub trait StageState {
     /// State keys changed since the last call, with their new values.
     fn take_changes(&mut self) -> Vec<(String, Vec<u8>)>;
     /// Writes pending state to the local store (the transaction committed).
@@ -63,6 +70,28 @@ pub trait StreamStage: Send {
     /// A storage failure.
     fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()>;
 }
+
+/// Both stages expose the same four state operations; one impl each.
+macro_rules! stage_state {
+    ($stage:ty) => {
+        impl StageState for $stage {
+            fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
+                <$stage>::take_changes(self)
+            }
+            fn commit_local(&mut self) -> Result<()> {
+                self.flush()
+            }
+            fn discard(&mut self) {
+                <$stage>::discard(self)
+            }
+            fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+                <$stage>::restore(self, records)
+            }
+        }
+    };
+}
+stage_state!(Stage1);
+stage_state!(Stage2);
 
 fn json<T: serde::Serialize>(record: &T) -> Vec<u8> {
     serde_json::to_vec(record).unwrap_or_default()
@@ -123,17 +152,8 @@ impl StreamStage for Stage1Stream {
         }
         Ok(())
     }
-    fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
-        self.stage.take_changes()
-    }
-    fn commit_local(&mut self) -> Result<()> {
-        self.stage.flush()
-    }
-    fn discard(&mut self) {
-        self.stage.discard();
-    }
-    fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
-        self.stage.restore(records)
+    fn state(&mut self) -> &mut dyn StageState {
+        &mut self.stage
     }
 }
 
@@ -197,16 +217,7 @@ impl StreamStage for Stage2Stream {
         }
         Ok(())
     }
-    fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
-        self.stage.take_changes()
-    }
-    fn commit_local(&mut self) -> Result<()> {
-        self.stage.flush()
-    }
-    fn discard(&mut self) {
-        self.stage.discard();
-    }
-    fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
-        self.stage.restore(records)
+    fn state(&mut self) -> &mut dyn StageState {
+        &mut self.stage
     }
 }
