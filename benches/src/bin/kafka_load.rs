@@ -104,7 +104,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-fn report(name: &str, mut ms: Vec<f64>) {
+/// Latency samples: (origin ms since the epoch, latency ms).
+type Samples = Vec<(i64, f64)>;
+
+fn report(name: &str, samples: &[(i64, f64)]) {
+    let mut ms: Vec<f64> = samples.iter().map(|(_, l)| *l).collect();
     ms.sort_by(|a, b| a.total_cmp(b));
     println!(
         "{name:>10}: {:>8} records  p50 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms",
@@ -126,7 +130,7 @@ fn pace(args: &Args, payments: &std::path::Path, rate: u64) -> Result<()> {
     let done = Arc::new(AtomicBool::new(false));
     let stop = done.clone();
     let watch = std::thread::spawn(move || {
-        let mut lat: [Vec<f64>; 3] = Default::default();
+        let mut lat: [Samples; 3] = Default::default();
         let mut quiet_since = None;
         loop {
             match consumer.poll(Duration::from_millis(50)) {
@@ -135,7 +139,7 @@ fn pace(args: &Args, payments: &std::path::Path, rate: u64) -> Result<()> {
                     let now = chrono::Utc::now().timestamp_millis();
                     if let Some(o) = origin_ms(&m) {
                         let i = watched.iter().position(|t| t == m.topic()).unwrap_or(2);
-                        lat[i].push((now - o) as f64);
+                        lat[i].push((o, (now - o) as f64));
                     }
                 }
                 Some(Err(e)) => eprintln!("reader: {e}"),
@@ -206,9 +210,33 @@ fn pace(args: &Args, payments: &std::path::Path, rate: u64) -> Result<()> {
     done.store(true, Ordering::SeqCst);
     let [commands, ledger, decisions] = watch.join().map_err(|_| anyhow::anyhow!("reader"))?;
     println!("latency from the raw payment's append to the output's commit:");
-    report("restores", commands);
-    report("ledger", ledger);
-    report("decisions", decisions);
+    report("restores", &commands);
+    report("ledger", &ledger);
+    report("decisions", &decisions);
+    // The same after the first ten seconds (start-up excluded), and the
+    // restore-and-ledger p99 per five seconds of the run.
+    let start = decisions.iter().map(|(o, _)| *o).min().unwrap_or(0);
+    let steady = |s: &Samples| -> Samples {
+        s.iter()
+            .copied()
+            .filter(|(o, _)| *o >= start + 10_000)
+            .collect()
+    };
+    println!("from the 10th second on:");
+    report("restores", &steady(&commands));
+    report("ledger", &steady(&ledger));
+    report("decisions", &steady(&decisions));
+    let mut stage2: Samples = commands.iter().chain(&ledger).copied().collect();
+    stage2.sort_by_key(|(o, _)| *o);
+    let line: Vec<String> = stage2
+        .chunk_by(|a, b| (a.0 - start) / 5000 == (b.0 - start) / 5000)
+        .map(|chunk| {
+            let mut ms: Vec<f64> = chunk.iter().map(|(_, l)| *l).collect();
+            ms.sort_by(|a, b| a.total_cmp(b));
+            format!("{:.0}", percentile(&ms, 0.99))
+        })
+        .collect();
+    println!("restore+ledger p99 per 5 s (ms): {}", line.join(" "));
     Ok(())
 }
 

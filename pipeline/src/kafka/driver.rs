@@ -321,17 +321,33 @@ impl<S: StreamStage> Driver<S> {
         }
     }
 
-    /// Reads the changelog partition back into local state.
-    fn restore(&mut self, partition: i32) -> Result<()> {
+    /// Reads the changelog partitions of every assigned input partition not
+    /// restored yet (and of `partition`, which a record just came from)
+    /// back into local state, with one reader.
+    fn restore_assigned(&mut self, partition: i32) -> Result<()> {
         let started = Instant::now();
+        let assigned = self
+            .consumer
+            .assignment()
+            .map_err(kafka_error("reading the assignment"))?;
+        let mut partitions: Vec<i32> = assigned
+            .elements()
+            .iter()
+            .map(|e| e.partition())
+            .chain([partition])
+            .filter(|p| !self.restored.contains(p))
+            .collect();
+        partitions.sort_unstable();
+        partitions.dedup();
         let changelog = self.stage.changelog_topic().to_string();
-        let n = super::table::read_partition(&self.config, &changelog, partition, |batch| {
+        let n = super::table::read_partitions(&self.config, &changelog, &partitions, |batch| {
             self.stage.state().restore(batch)
         })?;
+        self.restored.extend(partitions.iter().copied());
         m::state_restored(self.stage.name(), n);
         tracing::info!(
             stage = self.stage.name(),
-            partition,
+            ?partitions,
             records = n,
             seconds = started.elapsed().as_secs_f64(),
             "state restored from the changelog"
@@ -376,14 +392,13 @@ impl<S: StreamStage> Driver<S> {
                     // State first, outside any transaction (a long restore
                     // must not hold one open).
                     if !self.restored.contains(&partition) {
-                        self.restore(partition).map_err(|e| {
+                        self.restore_assigned(partition).map_err(|e| {
                             if e.is_retryable() {
-                                Failure::Recreate(format!("restoring partition {partition}: {e}"))
+                                Failure::Recreate(format!("restoring state: {e}"))
                             } else {
                                 Failure::Fatal(e)
                             }
                         })?;
-                        self.restored.insert(partition);
                     }
                     if open.is_none() {
                         producer

@@ -1,7 +1,7 @@
 //! Reading compacted topics into local state.
 //!
-//! * [`read_partition`]: one changelog partition, start to end, in batches
-//!   (a stage restoring its state).
+//! * [`read_partitions`]: changelog partitions, start to end, in batches
+//!   (a stage restoring the state of the partitions it was assigned).
 //! * [`GlobalTable`]: the customers and invoices topics, every partition,
 //!   into the customer index — first to their end (the service does not
 //!   match before the index is whole), then followed for ever, so a
@@ -32,38 +32,45 @@ const BATCH: usize = 10_000;
 /// A key and its value (`None`: a tombstone).
 pub type KeyValue = (Vec<u8>, Option<Vec<u8>>);
 
-/// Reads partition `partition` of `topic` from its start to its current
-/// end (read_committed), handing records to `apply` in batches; returns
-/// how many were read.
+/// Reads the given partitions of `topic` from their start to their current
+/// end (read_committed) with one consumer, handing records to `apply` in
+/// batches; returns how many were read. Empty partitions cost one
+/// watermark request each.
 ///
 /// # Errors
 /// The broker does not answer within the request timeout, or `apply` fails.
-pub fn read_partition(
+pub fn read_partitions(
     config: &KafkaConfig,
     topic: &str,
-    partition: i32,
+    partitions: &[i32],
     mut apply: impl FnMut(&[KeyValue]) -> Result<()>,
 ) -> Result<usize> {
     let reader: BaseConsumer = client::table_reader(config)
         .create()
         .map_err(kafka_error("creating a changelog reader"))?;
     let timeout = Duration::from_millis(config.request_timeout_ms);
-    let (low, high) = reader
-        .fetch_watermarks(topic, partition, timeout)
-        .map_err(kafka_error("reading changelog watermarks"))?;
-    if high <= low {
+    let mut tpl = TopicPartitionList::new();
+    let mut pending: HashSet<i32> = HashSet::new();
+    for &partition in partitions {
+        let (low, high) = reader
+            .fetch_watermarks(topic, partition, timeout)
+            .map_err(kafka_error("reading changelog watermarks"))?;
+        if high > low {
+            tpl.add_partition_offset(topic, partition, Offset::Beginning)
+                .map_err(kafka_error("assigning a changelog partition"))?;
+            pending.insert(partition);
+        }
+    }
+    if pending.is_empty() {
         return Ok(0);
     }
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, partition, Offset::Beginning)
-        .map_err(kafka_error("assigning a changelog partition"))?;
     reader
         .assign(&tpl)
-        .map_err(kafka_error("assigning a changelog partition"))?;
+        .map_err(kafka_error("assigning changelog partitions"))?;
     let mut batch: Vec<KeyValue> = Vec::with_capacity(BATCH);
     let mut total = 0;
     let mut last_progress = Instant::now();
-    loop {
+    while !pending.is_empty() {
         match reader.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
                 last_progress = Instant::now();
@@ -77,14 +84,16 @@ pub fn read_partition(
                     batch.clear();
                 }
             }
-            Some(Err(KafkaError::PartitionEOF(_))) => break,
-            Some(Err(e)) => tracing::warn!(topic, partition, %e, "reading a changelog"),
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                pending.remove(&p);
+            }
+            Some(Err(e)) => tracing::warn!(topic, %e, "reading a changelog"),
             None => {}
         }
         if last_progress.elapsed() > timeout {
             return Err(Error::Kafka {
-                context: format!("reading {topic}[{partition}]: no progress"),
-                source: KafkaError::PartitionEOF(partition),
+                context: format!("reading {topic} partitions {pending:?}: no progress"),
+                source: KafkaError::PartitionEOF(-1),
             });
         }
     }
