@@ -140,7 +140,7 @@ case "${1:-}" in
   status)
     if running && answers; then echo "running on 127.0.0.1:$port (pid $(cat "$pidfile"))"; else echo "not running"; exit 1; fi ;;
   topics) shift; fetch; java -Xmx256m -cp "$libs/*" org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$port" "$@" ;;
-  read) shift; fetch; java -Xmx256m -Dlog4j2.configurationFile=/dev/null -cp "$libs/*" org.apache.kafka.tools.consumer.ConsoleConsumer \
+  read) shift; fetch; java -Xmx256m -Dlog4j2.configurationFile="$data/log4j2.properties" -cp "$libs/*" org.apache.kafka.tools.consumer.ConsoleConsumer \
       --bootstrap-server "127.0.0.1:$port" --topic "$1" --from-beginning --timeout-ms 5000 \
       --consumer-property isolation.level=read_committed 2>/dev/null || true ;;
   *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;

@@ -109,7 +109,7 @@ pub fn reconcile(args: ReconcileArgs, config: &Config, progress: bool) -> Result
             "statement lines could not be read: see bad_lines.jsonl"
         );
     }
-    println!("{}", serde_json::to_string_pretty(&summary)?);
+    crate::say!("{}", serde_json::to_string_pretty(&summary)?)?;
     Ok(())
 }
 
@@ -119,7 +119,7 @@ pub fn reconcile(args: ReconcileArgs, config: &Config, progress: bool) -> Result
 /// What the snapshot reports.
 pub fn snapshot(ledger: PathBuf, out: PathBuf, progress: bool) -> Result<()> {
     let summary = reconcile::snapshot::snapshot(&ledger, &out, progress).context("snapshot")?;
-    println!("{}", serde_json::to_string_pretty(&summary)?);
+    crate::say!("{}", serde_json::to_string_pretty(&summary)?)?;
     Ok(())
 }
 
@@ -165,10 +165,10 @@ pub fn generate_statement(args: GenerateStatementArgs, config: &Config) -> Resul
         }
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
-    println!(
+    crate::say!(
         "wrote {} with {} injected exceptions",
         args.out.display(),
         expected.len()
-    );
+    )?;
     Ok(())
 }

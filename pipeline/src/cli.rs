@@ -233,22 +233,22 @@ pub fn run(cli: Cli) -> Result<()> {
                 state,
             };
             let summary = embedded::run_match(&files, &config, progress)?;
-            println!("{}", serde_json::to_string_pretty(&summary)?);
+            crate::say!("{}", serde_json::to_string_pretty(&summary)?)?;
         }
         Command::Demo { dir, data } => {
             let report = demo::run(&dir, &data.into(), &config, progress)?;
-            println!("{}", demo::render(&report));
+            crate::say!("{}", demo::render(&report))?;
         }
         Command::Generate { out, data } => {
             let report = generator::generate(&data.into(), &out)?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            crate::say!("{}", serde_json::to_string_pretty(&report)?)?;
         }
         Command::Eval { data, run, json } => {
             let scores = eval::evaluate(&data, &run)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&scores)?);
+                crate::say!("{}", serde_json::to_string_pretty(&scores)?)?;
             } else {
-                println!("{}", eval::render(&scores));
+                crate::say!("{}", eval::render(&scores))?;
             }
         }
         Command::Schemas { out } => {
@@ -258,11 +258,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 std::fs::write(&path, serde_json::to_string_pretty(&schema)? + "\n")
                     .with_context(|| format!("writing {}", path.display()))?;
             }
-            println!(
+            crate::say!(
                 "wrote {} schemas to {}",
                 model::schema::all().len(),
                 out.display()
-            );
+            )?;
         }
         Command::Reconcile(args) => batch::reconcile(args, &config, progress)?,
         Command::Snapshot { ledger, out } => batch::snapshot(ledger, out, progress)?,
@@ -273,7 +273,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let done =
                 crate::kafka::publish::publish(&config.kafka, &config.providers, kind, &file)
                     .with_context(|| format!("publishing {}", file.display()))?;
-            println!("{}", serde_json::to_string_pretty(&done)?);
+            crate::say!("{}", serde_json::to_string_pretty(&done)?)?;
         }
         Command::Topics { action } => {
             let topics = crate::kafka::Topics::new(&config.kafka.topic_prefix);
@@ -281,26 +281,26 @@ pub fn run(cli: Cli) -> Result<()> {
                 TopicsAction::Create => {
                     let created = crate::kafka::topics::create(&config.kafka, &topics)?;
                     crate::kafka::topics::check(&config.kafka, &topics)?;
-                    println!(
+                    crate::say!(
                         "created {} topics ({} existed already)",
                         created.len(),
                         topics.all().len() - created.len()
-                    );
+                    )?;
                 }
                 TopicsAction::Check => {
                     crate::kafka::topics::check(&config.kafka, &topics)?;
-                    println!("all {} topics exist", topics.all().len());
+                    crate::say!("all {} topics exist", topics.all().len())?;
                 }
                 TopicsAction::List => {
                     for (name, retention) in topics.all() {
-                        println!("{name}\t{retention:?}");
+                        crate::say!("{name}\t{retention:?}")?;
                     }
                 }
             }
         }
         Command::Providers => {
             for name in crate::providers::Providers::default().names() {
-                println!("{name}");
+                crate::say!("{name}")?;
             }
         }
     }

@@ -6,6 +6,17 @@
 //! crate's edges (files here, Kafka later) only move records in and out, so
 //! every mode runs the same decisions.
 
+/// `println!` that returns an error instead of panicking when stdout is
+/// closed early (`paymatch sql … | head`); `main` treats that error as a
+/// quiet success, as Unix tools do.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 pub mod batch;
 pub mod cli;
 pub mod config;
