@@ -4,6 +4,7 @@
 #
 #   benches/kafka/run.sh throughput N     # N payments published first, then `paymatch run` drains them
 #   benches/kafka/run.sh latency RATE S   # payments published at RATE/s for S seconds while paymatch runs
+#                                         # (after WARMUP_SECONDS=10 s of warm-up at the same rate, not measured)
 #
 # A broker of its own (scripts/kafka.sh on port 19092, removed at the end),
 # data from `paymatch generate` (20k customers). Prints payments/s, or the
@@ -26,7 +27,7 @@ trap cleanup EXIT
 scripts/kafka.sh up >&2
 case "$MODE" in
   throughput) N="${2:-1000000}" ;;
-  latency) RATE="${2:-20000}"; SECS="${3:-30}"; N=$((RATE * SECS)) ;;
+  latency) RATE="${2:-20000}"; SECS="${3:-30}"; WARM="${WARMUP_SECONDS:-10}"; N=$((RATE * (SECS + WARM))) ;;
   *) sed -n '2,11p' "$0"; exit 2 ;;
 esac
 "$BIN/paymatch" --quiet generate --out "$WORK/data" --customers 20000 --payments "$N" --seed 5 >/dev/null
@@ -48,7 +49,15 @@ else
   # Measure the steady state: both stages have joined their groups.
   until [ "$(grep -c ' assigned' "$WORK/run.log")" -ge 2 ]; do sleep 0.5; done
   sleep 2
-  "$BIN/kafka_load" --brokers 127.0.0.1:19092 pace --payments "$WORK/data/payments.jsonl" --rate "$RATE"
+  # Warm-up (not measured): the first WARMUP_SECONDS (10) of payments at the
+  # same rate, so the broker's JIT and paymatch's caches are warm.
+  head -n $((RATE * WARM)) "$WORK/data/payments.jsonl" > "$WORK/warm.jsonl"
+  tail -n +$((RATE * WARM + 1)) "$WORK/data/payments.jsonl" > "$WORK/measure.jsonl"
+  if [ "$WARM" -gt 0 ]; then
+    echo "warm-up: $WARM s at $RATE/s (not measured)"
+    "$BIN/kafka_load" --brokers 127.0.0.1:19092 pace --payments "$WORK/warm.jsonl" --rate "$RATE" >/dev/null
+  fi
+  "$BIN/kafka_load" --brokers 127.0.0.1:19092 pace --payments "$WORK/measure.jsonl" --rate "$RATE"
   curl -s 127.0.0.1:19464/metrics | grep -E "^paymatch_(end_to_end_seconds|transaction_commit_seconds|transaction_records)_(sum|count)" || true
 fi
 ticks=$(getconf CLK_TCK)
