@@ -65,22 +65,23 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
         self.pending.insert(key.to_string(), value);
     }
 
-    /// The keys put since the last call, each with its pending value
+    /// The keys put since the last call, each once with its pending value
     /// encoded as stored: what the Kafka mode writes to the stage's
-    /// changelog topic inside the transaction, so the state can be rebuilt
-    /// from Kafka.
+    /// changelog topic inside the transaction, and after the commit to the
+    /// store with [`StateTable::restore`] (encoded once for both).
     pub fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
-        let mut changes = Vec::with_capacity(self.touched.len());
-        let mut seen = std::collections::HashSet::new();
-        for key in std::mem::take(&mut self.touched).into_iter().rev() {
-            if let Some(v) = self.pending.get(&key) {
-                if seen.insert(key.clone()) {
-                    changes.push((key, serde_json::to_vec(v).unwrap_or_default()));
-                }
-            }
-        }
-        changes.reverse();
-        changes
+        // A handful of keys per record: sorting beats hashing here, and
+        // distinct keys need no particular order.
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort_unstable();
+        touched.dedup();
+        touched
+            .into_iter()
+            .filter_map(|key| {
+                let value = serde_json::to_vec(self.pending.get(&key)?).unwrap_or_default();
+                Some((key, value))
+            })
+            .collect()
     }
 
     /// Forgets pending writes (their transaction was aborted).

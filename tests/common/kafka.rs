@@ -168,18 +168,7 @@ impl Setup {
 
     /// Runs a paymatch command to completion with this setup.
     pub fn paymatch(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new(paymatch_bin())
-            .args(args)
-            .arg("--quiet")
-            .envs(self.env("cli"))
-            .output()
-            .context("running paymatch")?;
-        if !out.status.success() {
-            bail!(
-                "paymatch {args:?} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        let out = super::paymatch_with_env(args, self.env("cli"))?;
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 

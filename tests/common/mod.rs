@@ -51,9 +51,16 @@ pub fn paymatch_bin() -> &'static Path {
 
 /// Runs `paymatch` with arguments; fails with its stderr when it fails.
 pub fn paymatch(args: &[&str]) -> Result<Output> {
+    paymatch_with_env(args, Vec::new())
+}
+
+/// Runs `paymatch` with arguments and environment variables (its
+/// configuration overrides); fails with its stderr when it fails.
+pub fn paymatch_with_env(args: &[&str], env: Vec<(String, String)>) -> Result<Output> {
     let out = Command::new(paymatch_bin())
         .args(args)
         .arg("--quiet")
+        .envs(env)
         .output()
         .context("running paymatch")?;
     if !out.status.success() {

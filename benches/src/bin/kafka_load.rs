@@ -170,17 +170,7 @@ fn pace(args: &Args, payments: &std::path::Path, rate: u64) -> Result<()> {
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
-            let key = serde_json::from_str::<model::PaymentEnvelope>(line)
-                .ok()
-                .and_then(|e| {
-                    let ctx = pipeline::providers::NormalizeContext {
-                        config: &config,
-                        received_at: e.received_at,
-                        now: chrono::Utc::now(),
-                    };
-                    providers.normalize_envelope(&e, &ctx).ok()
-                })
-                .map(|p| p.partition_key());
+            let key = pipeline::kafka::publish::payment_key(line, &providers, &config).ok();
             (key, line)
         })
         .collect();

@@ -1,6 +1,7 @@
 //! librdkafka client settings in one place: every consumer, producer and
-//! admin client paymatch creates starts from [`base`], so the brokers, the
-//! timeouts and the operator's extra `[kafka.client]` settings apply to all.
+//! admin client paymatch creates is built here from the shared settings,
+//! its role's, and the operator's extra `[kafka.client]` settings, which
+//! win over both.
 
 use rdkafka::error::KafkaError;
 use rdkafka::ClientConfig;
@@ -13,8 +14,9 @@ use crate::error::Error;
 /// partition.
 const PARTITIONER: &str = "murmur2_random";
 
-/// Settings shared by every client.
-pub fn base(config: &KafkaConfig) -> ClientConfig {
+/// Settings shared by every client, then the role's (`role`), then the
+/// operator's `[kafka.client]` settings, which win over both.
+fn configure(config: &KafkaConfig, role: impl FnOnce(&mut ClientConfig)) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &config.brokers)
         .set("client.id", "paymatch")
@@ -25,6 +27,7 @@ pub fn base(config: &KafkaConfig) -> ClientConfig {
         // Loopback clusters and tests: fail over quickly to the next try.
         .set("reconnect.backoff.max.ms", "2000")
         .set("log_level", "3");
+    role(&mut c);
     for (k, v) in &config.client {
         c.set(k, v);
     }
@@ -36,89 +39,81 @@ pub fn base(config: &KafkaConfig) -> ClientConfig {
     c
 }
 
-/// A consumer in `group` that commits nothing by itself (offsets go into
-/// the producer's transactions) and reads only committed records.
-pub fn group_consumer(config: &KafkaConfig, group: &str) -> ClientConfig {
-    let mut c = base(config);
+/// A client with the shared settings only (metadata, admin).
+pub fn base(config: &KafkaConfig) -> ClientConfig {
+    configure(config, |_| {})
+}
+
+/// A consumer of committed records only, committing nothing by itself.
+fn committed_reader(c: &mut ClientConfig, group: &str) {
     c.set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .set("session.timeout.ms", config.session_timeout_ms.to_string())
-        .set(
-            "heartbeat.interval.ms",
-            (config.session_timeout_ms / 4).max(100).to_string(),
-        )
-        .set("max.poll.interval.ms", "300000");
-    for (k, v) in &config.client {
-        c.set(k, v);
-    }
-    c
+        .set("isolation.level", "read_committed");
+}
+
+/// A consumer in `group` whose offsets go into the producer's transactions.
+pub fn group_consumer(config: &KafkaConfig, group: &str) -> ClientConfig {
+    configure(config, |c| {
+        committed_reader(c, group);
+        c.set("session.timeout.ms", config.session_timeout_ms.to_string())
+            .set(
+                "heartbeat.interval.ms",
+                (config.session_timeout_ms / 4).max(100).to_string(),
+            )
+            .set("max.poll.interval.ms", "300000");
+    })
 }
 
 /// A consumer that reads assigned partitions from the start to their end
 /// (tables and changelogs): no group membership, end-of-partition events on.
 pub fn table_reader(config: &KafkaConfig) -> ClientConfig {
-    let mut c = base(config);
-    c.set("group.id", format!("{}-reader", config.group_prefix))
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .set("enable.partition.eof", "true");
-    for (k, v) in &config.client {
-        c.set(k, v);
-    }
-    c
+    configure(config, |c| {
+        committed_reader(c, &format!("{}-reader", config.group_prefix));
+        c.set("enable.partition.eof", "true");
+    })
+}
+
+/// Settings of both producers: idempotent, Java's partitioner, lz4.
+fn producer(c: &mut ClientConfig, linger_ms: u32) {
+    c.set("enable.idempotence", "true")
+        .set("partitioner", PARTITIONER)
+        .set("linger.ms", linger_ms.to_string())
+        .set("queue.buffering.max.messages", "1000000")
+        .set("compression.codec", "lz4");
 }
 
 /// A transactional producer with a stable `transactional.id`, so a
 /// restarted instance fences its predecessor's unfinished transaction.
 pub fn transactional_producer(config: &KafkaConfig, transactional_id: &str) -> ClientConfig {
-    let mut c = base(config);
-    c.set("transactional.id", transactional_id)
-        .set("partitioner", PARTITIONER)
-        .set("enable.idempotence", "true")
-        .set(
-            "transaction.timeout.ms",
-            config.transaction_timeout_ms.to_string(),
-        )
-        // librdkafka insists that a request may not outlive the transaction.
-        .set(
-            "socket.timeout.ms",
-            config
-                .request_timeout_ms
-                .min(config.transaction_timeout_ms)
-                .to_string(),
-        )
-        .set("linger.ms", "5")
-        // Right after a commit the coordinator is still writing markers and
-        // answers the next transaction's first request with
-        // CONCURRENT_TRANSACTIONS; the default 100 ms backoff would then
-        // add 100 ms to every transaction.
-        .set("retry.backoff.ms", "5")
-        .set("retry.backoff.max.ms", "100")
-        .set("queue.buffering.max.messages", "1000000")
-        .set("compression.codec", "lz4");
-    for (k, v) in &config.client {
-        c.set(k, v);
-    }
-    c
+    configure(config, |c| {
+        producer(c, 5);
+        c.set("transactional.id", transactional_id)
+            .set(
+                "transaction.timeout.ms",
+                config.transaction_timeout_ms.to_string(),
+            )
+            // librdkafka insists that a request may not outlive the transaction.
+            .set(
+                "socket.timeout.ms",
+                config
+                    .request_timeout_ms
+                    .min(config.transaction_timeout_ms)
+                    .to_string(),
+            )
+            // Right after a commit the coordinator is still writing markers
+            // and answers the next transaction's first request with
+            // CONCURRENT_TRANSACTIONS; the default 100 ms backoff would then
+            // add 100 ms to every transaction.
+            .set("retry.backoff.ms", "5")
+            .set("retry.backoff.max.ms", "100");
+    })
 }
 
 /// An idempotent producer (publishing files: every record once, in order).
 pub fn idempotent_producer(config: &KafkaConfig) -> ClientConfig {
-    let mut c = base(config);
-    c.set("enable.idempotence", "true")
-        .set("partitioner", PARTITIONER)
-        .set("linger.ms", "20")
-        .set("queue.buffering.max.messages", "1000000")
-        .set("compression.codec", "lz4");
-    for (k, v) in &config.client {
-        c.set(k, v);
-    }
-    c
+    configure(config, |c| producer(c, 20))
 }
 
 /// Wraps a librdkafka error with what paymatch was doing.

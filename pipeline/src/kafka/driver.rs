@@ -41,6 +41,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::client::{self, kafka_error};
 use super::stage::{Input, Output, StreamStage};
+use super::table::KeyValue;
 use super::KafkaConfig;
 use crate::error::{Error, Result};
 use crate::metrics as m;
@@ -364,6 +365,10 @@ impl<S: StreamStage> Driver<S> {
         let mut origins: Vec<i64> = Vec::new();
         let mut inputs = 0usize;
         let mut outputs: Vec<Output> = Vec::new();
+        // State changes of this transaction, as written to the changelog;
+        // after the commit, the same bytes go to the local store.
+        let mut changes: Vec<KeyValue> = Vec::new();
+        let changelog = self.stage.changelog_topic().to_string();
         let window = Duration::from_millis(self.config.transaction_ms);
         loop {
             let wait = match open {
@@ -425,7 +430,6 @@ impl<S: StreamStage> Driver<S> {
                             headers.clone(),
                         )?;
                     }
-                    let changelog = self.stage.changelog_topic().to_string();
                     for (key, value) in self.stage.state().take_changes() {
                         send(
                             producer,
@@ -435,6 +439,7 @@ impl<S: StreamStage> Driver<S> {
                             Some(partition),
                             None,
                         )?;
+                        changes.push((key.into_bytes(), Some(value)));
                     }
                     offsets.insert(partition, offset + 1);
                     inputs += 1;
@@ -448,7 +453,7 @@ impl<S: StreamStage> Driver<S> {
                 Some(deadline)
                     if Instant::now() >= deadline || full || stop.load(Ordering::SeqCst) =>
                 {
-                    return self.commit(producer, &offsets, inputs, &origins);
+                    return self.commit(producer, &offsets, &changes, inputs, &origins);
                 }
                 None => return Ok(()),
                 Some(_) => {}
@@ -460,6 +465,7 @@ impl<S: StreamStage> Driver<S> {
         &mut self,
         producer: &TxProducer,
         offsets: &BTreeMap<i32, i64>,
+        changes: &[KeyValue],
         inputs: usize,
         origins: &[i64],
     ) -> Result<(), Failure> {
@@ -489,7 +495,9 @@ impl<S: StreamStage> Driver<S> {
             .commit_transaction(self.timeout)
             .map_err(|e| classify("commit_transaction", e))?;
         // Kafka has it: now the local copy.
-        self.stage.state().commit_local().map_err(Failure::Fatal)?;
+        let state = self.stage.state();
+        state.restore(changes).map_err(Failure::Fatal)?;
+        state.discard();
         let now_ms = chrono::Utc::now().timestamp_millis();
         let ages: Vec<f64> = origins
             .iter()

@@ -76,20 +76,31 @@ fn key_of(
                 .map(str::to_string)
                 .ok_or_else(|| format!("no {field}"))
         }
-        Kind::Payments => {
-            let envelope: model::PaymentEnvelope =
-                serde_json::from_str(line).map_err(|e| e.to_string())?;
-            let ctx = NormalizeContext {
-                config,
-                received_at: envelope.received_at,
-                now: Utc::now(),
-            };
-            providers
-                .normalize_envelope(&envelope, &ctx)
-                .map(|p| p.partition_key())
-                .map_err(|e| e.to_string())
-        }
+        Kind::Payments => payment_key(line, providers, config),
     }
+}
+
+/// The key a raw payment envelope is published under: the payment id of
+/// the payment it concerns ([`model::Payment::partition_key`]), or why the
+/// line has none (it cannot be read; stage 1 will dead-letter it).
+///
+/// # Errors
+/// The line is not an envelope, or its provider's adapter refuses it.
+pub fn payment_key(
+    line: &str,
+    providers: &Providers,
+    config: &ProvidersConfig,
+) -> std::result::Result<String, String> {
+    let envelope: model::PaymentEnvelope = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let ctx = NormalizeContext {
+        config,
+        received_at: envelope.received_at,
+        now: Utc::now(),
+    };
+    providers
+        .normalize_envelope(&envelope, &ctx)
+        .map(|p| p.partition_key())
+        .map_err(|e| e.to_string())
 }
 
 /// Publishes every line of `file` to the topic of `kind`.

@@ -3,6 +3,8 @@
 //! ([`crate::stages`]) is the embedded mode's, unchanged; this file only
 //! says which topic each result goes to and under which key.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use model::{DeadLetter, Decision, Outcome};
 
@@ -20,8 +22,8 @@ pub struct Input<'a> {
 /// One output record.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Output {
-    /// Topic name.
-    pub topic: String,
+    /// Topic name (shared, not copied per record).
+    pub topic: Arc<str>,
     /// Message key (partitioning), if any.
     pub key: Option<String>,
     /// JSON value.
@@ -31,11 +33,12 @@ pub struct Output {
 /// A stage on Kafka: one input topic, outputs, a changelog for its state.
 ///
 /// The driver calls [`StreamStage::process`] for every input record inside
-/// a transaction, writes [`StageState::take_changes`] to the changelog in
-/// the same transaction, and after the commit calls
-/// [`StageState::commit_local`] (or [`StageState::discard`] after an
-/// abort). Local state is therefore never ahead of Kafka, and
-/// [`StageState::restore`] rebuilds it from the changelog.
+/// a transaction and writes [`StageState::take_changes`] to the changelog
+/// in the same transaction. After the commit it writes those same records
+/// to the local store with [`StageState::restore`] — the path that also
+/// rebuilds state from the changelog — and [`StageState::discard`]s the
+/// pending copies (after an abort only the latter). Local state is
+/// therefore never ahead of Kafka.
 pub trait StreamStage: Send {
     /// `stage1` or `stage2` (group, transactional id and metrics label).
     fn name(&self) -> &'static str;
@@ -57,29 +60,22 @@ pub trait StreamStage: Send {
 pub trait StageState {
     /// State keys changed since the last call, with their new values.
     fn take_changes(&mut self) -> Vec<(String, Vec<u8>)>;
-    /// Writes pending state to the local store (the transaction committed).
-    ///
-    /// # Errors
-    /// A storage failure.
-    fn commit_local(&mut self) -> Result<()>;
-    /// Forgets pending state (the transaction was aborted).
+    /// Forgets pending state (the transaction ended).
     fn discard(&mut self);
-    /// Writes state read back from the changelog into the local store.
+    /// Writes changelog records (read back, or just committed) into the
+    /// local store.
     ///
     /// # Errors
     /// A storage failure.
     fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()>;
 }
 
-/// Both stages expose the same four state operations; one impl each.
+/// Both stages expose the same three state operations; one impl each.
 macro_rules! stage_state {
     ($stage:ty) => {
         impl StageState for $stage {
             fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
                 <$stage>::take_changes(self)
-            }
-            fn commit_local(&mut self) -> Result<()> {
-                self.flush()
             }
             fn discard(&mut self) {
                 <$stage>::discard(self)
@@ -101,12 +97,21 @@ fn json<T: serde::Serialize>(record: &T) -> Vec<u8> {
 pub struct Stage1Stream {
     stage: Stage1,
     topics: Topics,
+    decisions: Arc<str>,
+    review: Arc<str>,
+    dlq: Arc<str>,
 }
 
 impl Stage1Stream {
     /// Wraps stage 1.
     pub fn new(stage: Stage1, topics: Topics) -> Self {
-        Stage1Stream { stage, topics }
+        Stage1Stream {
+            stage,
+            decisions: topics.decisions.as_str().into(),
+            review: topics.review.as_str().into(),
+            dlq: topics.dlq.as_str().into(),
+            topics,
+        }
     }
 }
 
@@ -124,7 +129,7 @@ impl StreamStage for Stage1Stream {
         let text = String::from_utf8_lossy(input.value);
         match self.stage.process(&text, Utc::now())? {
             Routed::DeadLetter(letter) => out.push(Output {
-                topic: self.topics.dlq.clone(),
+                topic: self.dlq.clone(),
                 key: None,
                 value: json(&letter),
             }),
@@ -138,13 +143,13 @@ impl StreamStage for Stage1Stream {
                 let value = json(&decision);
                 if decision.outcome == Outcome::Review {
                     out.push(Output {
-                        topic: self.topics.review.clone(),
+                        topic: self.review.clone(),
                         key: Some(key.clone()),
                         value: value.clone(),
                     });
                 }
                 out.push(Output {
-                    topic: self.topics.decisions.clone(),
+                    topic: self.decisions.clone(),
                     key: Some(key),
                     value,
                 });
@@ -161,12 +166,21 @@ impl StreamStage for Stage1Stream {
 pub struct Stage2Stream {
     stage: Stage2,
     topics: Topics,
+    ledger: Arc<str>,
+    commands: Arc<str>,
+    dlq: Arc<str>,
 }
 
 impl Stage2Stream {
     /// Wraps stage 2.
     pub fn new(stage: Stage2, topics: Topics) -> Self {
-        Stage2Stream { stage, topics }
+        Stage2Stream {
+            stage,
+            ledger: topics.ledger.as_str().into(),
+            commands: topics.commands.as_str().into(),
+            dlq: topics.dlq.as_str().into(),
+            topics,
+        }
     }
 }
 
@@ -187,7 +201,7 @@ impl StreamStage for Stage2Stream {
                 // Only a foreign writer on the decisions topic gets here.
                 crate::metrics::dead_lettered("bad_decision");
                 out.push(Output {
-                    topic: self.topics.dlq.clone(),
+                    topic: self.dlq.clone(),
                     key: None,
                     value: json(&DeadLetter {
                         input: String::from_utf8_lossy(input.value).into_owned(),
@@ -203,14 +217,14 @@ impl StreamStage for Stage2Stream {
         let applied = self.stage.apply(&decision, Utc::now())?;
         for entry in &applied.ledger {
             out.push(Output {
-                topic: self.topics.ledger.clone(),
+                topic: self.ledger.clone(),
                 key: Some(entry.customer_id.clone()),
                 value: json(entry),
             });
         }
         for command in &applied.commands {
             out.push(Output {
-                topic: self.topics.commands.clone(),
+                topic: self.commands.clone(),
                 key: Some(command.service_id.clone()),
                 value: json(command),
             });
