@@ -268,8 +268,8 @@ mod tests {
         assert_eq!(
             changes,
             vec![
-                ("C2".to_string(), b"2".to_vec()),
-                ("C1".to_string(), b"3".to_vec())
+                ("C1".to_string(), b"3".to_vec()),
+                ("C2".to_string(), b"2".to_vec())
             ]
         );
         assert!(table.take_changes().is_empty());
