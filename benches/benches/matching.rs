@@ -4,7 +4,6 @@
 //! 100k customers.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -14,9 +13,13 @@ use pipeline::providers::{NormalizeContext, Providers};
 use pipeline::Config;
 
 fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/providers")
-        .join(name);
+    // The directory at run time, not at build time: the shared target
+    // directory may hold this binary built from another checkout.
+    let path = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../fixtures/providers")
+    .join(name);
     std::fs::read_to_string(path).expect("fixture")
 }
 

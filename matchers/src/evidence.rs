@@ -6,8 +6,9 @@ use model::{Candidate, Customer};
 /// One piece of evidence.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Signal {
-    /// The rule that produced it (`account_number_exact`, …).
-    pub reason: String,
+    /// The rule that produced it (`account_number_exact`, …): one of a
+    /// fixed set of names, so no string is built per signal.
+    pub reason: &'static str,
     /// Its weight.
     pub weight: f64,
 }
@@ -47,21 +48,27 @@ impl CandidateEvidence {
         signals.sort_by(|a, b| {
             b.weight
                 .total_cmp(&a.weight)
-                .then_with(|| a.reason.cmp(&b.reason))
+                .then_with(|| a.reason.cmp(b.reason))
         });
         signals
             .into_iter()
             .chain(self.penalties.iter().cloned())
-            .map(|s| s.reason)
+            .map(|s| s.reason.to_string())
             .collect()
     }
 
     /// The strongest reason.
     pub fn rule(&self) -> String {
-        self.reasons()
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| "none".to_string())
+        self.signals
+            .iter()
+            .max_by(|a, b| {
+                a.weight
+                    .total_cmp(&b.weight)
+                    .then_with(|| b.reason.cmp(a.reason))
+            })
+            .or(self.penalties.first())
+            .map_or("none", |s| s.reason)
+            .to_string()
     }
 }
 
@@ -100,23 +107,20 @@ impl Evidence {
     }
 
     /// Adds evidence for a customer; the same reason twice counts once.
-    pub fn support(&mut self, customer_id: &str, reason: &str, weight: f64) {
+    pub fn support(&mut self, customer_id: &str, reason: &'static str, weight: f64) {
         let entry = self.entry(customer_id);
         match entry.signals.iter_mut().find(|s| s.reason == reason) {
             Some(s) => s.weight = s.weight.max(weight),
-            None => entry.signals.push(Signal {
-                reason: reason.to_string(),
-                weight,
-            }),
+            None => entry.signals.push(Signal { reason, weight }),
         }
     }
 
     /// Adds a factor against an existing candidate.
-    pub fn penalize(&mut self, customer_id: &str, reason: &str, factor: f64) {
+    pub fn penalize(&mut self, customer_id: &str, reason: &'static str, factor: f64) {
         let entry = self.entry(customer_id);
         if !entry.penalties.iter().any(|p| p.reason == reason) {
             entry.penalties.push(Signal {
-                reason: reason.to_string(),
+                reason,
                 weight: factor,
             });
         }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod decide;
 pub mod error;
 pub mod evidence;
+pub mod fxhash;
 pub mod index;
 pub mod store;
 pub mod strategies;

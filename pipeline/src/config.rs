@@ -129,9 +129,12 @@ pub struct StoreConfig {
     pub block_cache_mb: usize,
     /// References shorter than this get no typo keys. Default 5.
     pub fuzzy_min_len: usize,
-    /// Index lookups answered from memory, at most (0 turns the cache off).
-    /// About 100 bytes each; the default (4 million) covers the hot keys of
-    /// a million customers. Default 4000000.
+    /// Index keys held in memory, at most (0 turns the memory tier off).
+    /// About 150 bytes each. An index that fits is held whole and never
+    /// read from disk; one that does not is cached as read. The default
+    /// (40 million) holds a million customers with two invoices each,
+    /// typo keys included (about 30 million keys); lower it to trade
+    /// matching speed for memory. Default 40000000.
     pub cache_entries: usize,
 }
 
@@ -140,7 +143,7 @@ impl Default for StoreConfig {
         StoreConfig {
             block_cache_mb: 512,
             fuzzy_min_len: 5,
-            cache_entries: 4_000_000,
+            cache_entries: 40_000_000,
         }
     }
 }
@@ -226,7 +229,13 @@ mod tests {
 
     #[test]
     fn the_example_file_parses_and_equals_the_defaults() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../paymatch.example.toml");
+        // The directory at run time, not at build time: the shared target
+        // directory may hold this binary built from another checkout.
+        let path = std::path::PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+        )
+        .join("../paymatch.example.toml");
         assert_eq!(Config::load(Some(&path), []).unwrap(), Config::default());
     }
 

@@ -154,7 +154,8 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
 /// "no" to a payment the table holds.
 #[derive(Default)]
 pub struct SeenFilter {
-    fingerprints: std::collections::HashSet<u64>,
+    // Fingerprints are already hashes: the cheap hasher is enough.
+    fingerprints: std::collections::HashSet<u64, matchers::fxhash::FxBuild>,
 }
 
 impl SeenFilter {

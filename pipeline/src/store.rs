@@ -49,12 +49,14 @@ pub fn open(dir: Option<PathBuf>, config: &Config) -> Result<OpenedStore> {
     let rocks: Arc<dyn KvStore> = Arc::new(RocksStore::open(&options)?);
     let store: Arc<dyn KvStore> = if config.store.cache_entries > 0 {
         let index_tables = [Table::Customers, Table::Invoices, Table::Refs];
-        // Typo keys are many and read only for unresolved references.
-        let bypass: [(Table, &[u8]); 1] = [(Table::Refs, b"f:")];
+        // Typo keys are held too: they are many (about ten per account or
+        // invoice number), but a typo lookup reads `len + 1` of them, and
+        // from RocksDB that was the largest cost of matching at a million
+        // customers (docs/BENCHMARKS.md).
         Arc::new(CachedStore::new(
             rocks,
             &index_tables,
-            &bypass,
+            &[],
             config.store.cache_entries,
         ))
     } else {

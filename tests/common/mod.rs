@@ -16,7 +16,12 @@ pub mod kafka;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    // The directory at run time, not at build time: the shared target
+    // directory may hold this binary built from another checkout.
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("..")
 }
 
 /// A fixture path under `fixtures/`.

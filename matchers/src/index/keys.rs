@@ -45,6 +45,17 @@ pub enum RefTarget {
     },
 }
 
+/// How a reference was found in the index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolved {
+    /// Equal up to case and punctuation.
+    Exact,
+    /// Equal in canonical form (look-alike characters, leading zeros).
+    Normalized,
+    /// One edit or transposition away.
+    Fuzzy,
+}
+
 const SEP: char = '\u{1f}';
 
 impl RefTarget {
@@ -63,6 +74,23 @@ impl RefTarget {
             RefTarget::Account { .. } => "account_number",
             RefTarget::Invoice { .. } => "invoice_number",
             RefTarget::Username { .. } => "username",
+        }
+    }
+
+    /// The reason name for this target found `how`:
+    /// `account_number_exact`, `invoice_number_fuzzy`, …
+    pub fn reason(&self, how: Resolved) -> &'static str {
+        use Resolved::{Exact, Fuzzy, Normalized};
+        match (self, how) {
+            (RefTarget::Account { .. }, Exact) => "account_number_exact",
+            (RefTarget::Account { .. }, Normalized) => "account_number_normalized",
+            (RefTarget::Account { .. }, Fuzzy) => "account_number_fuzzy",
+            (RefTarget::Invoice { .. }, Exact) => "invoice_number_exact",
+            (RefTarget::Invoice { .. }, Normalized) => "invoice_number_normalized",
+            (RefTarget::Invoice { .. }, Fuzzy) => "invoice_number_fuzzy",
+            (RefTarget::Username { .. }, Exact) => "username_exact",
+            (RefTarget::Username { .. }, Normalized) => "username_normalized",
+            (RefTarget::Username { .. }, Fuzzy) => "username_fuzzy",
         }
     }
 

@@ -6,14 +6,15 @@
 pub mod keys;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use model::{Customer, Invoice, InvoiceStatus};
 use serde::de::DeserializeOwned;
 
-pub use keys::{KeyRules, RefTarget};
+pub use keys::{KeyRules, RefTarget, Resolved};
 
 use crate::error::{Error, Result};
+use crate::fxhash::FxBuild;
 use crate::store::{Batch, KvStore, Table};
 
 /// Bounds on the fuzzy lookup, so a query costs the same at any size.
@@ -40,7 +41,7 @@ impl Default for FuzzyBounds {
 /// when a customer changes, so it never serves a stale record.
 #[derive(Default)]
 struct DecodedCustomers {
-    map: Mutex<HashMap<String, Arc<Customer>>>,
+    map: RwLock<HashMap<Box<str>, Arc<Customer>, FxBuild>>,
 }
 
 const DECODED_CUSTOMERS_MAX: usize = 2_000_000;
@@ -127,8 +128,12 @@ impl CustomerIndex {
     /// # Errors
     /// A storage failure or a corrupt record.
     pub fn customer(&self, customer_id: &str) -> Result<Option<Arc<Customer>>> {
-        let lock = || self.decoded.map.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(hit) = lock().get(customer_id) {
+        let decoded = &self.decoded.map;
+        if let Some(hit) = decoded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(customer_id)
+        {
             return Ok(Some(hit.clone()));
         }
         let key = customer_id.as_bytes();
@@ -136,18 +141,18 @@ impl CustomerIndex {
             return Ok(None);
         };
         let customer: Arc<Customer> = Arc::new(decode(Table::Customers, key, &bytes)?);
-        let mut map = lock();
+        let mut map = decoded.write().unwrap_or_else(|e| e.into_inner());
         if map.len() >= DECODED_CUSTOMERS_MAX {
             map.clear();
         }
-        map.insert(customer_id.to_string(), customer.clone());
+        map.insert(customer_id.into(), customer.clone());
         Ok(Some(customer))
     }
 
     fn forget_customers<'a>(&self, ids: impl Iterator<Item = &'a String>) {
-        let mut map = self.decoded.map.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.decoded.map.write().unwrap_or_else(|e| e.into_inner());
         for id in ids {
-            map.remove(id);
+            map.remove(id.as_str());
         }
     }
 

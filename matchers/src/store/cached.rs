@@ -23,33 +23,11 @@ use std::sync::{Arc, Mutex};
 
 use super::{Batch, KvStore, Op, Table};
 use crate::error::Result;
+use crate::fxhash::{FxBuild, FxHasher};
 
 const SHARDS: usize = 64;
 
-/// A fast multiplicative hasher (the `FxHash` of rustc). Keys are index
-/// keys, not attacker-chosen in bulk (each costs a real payment), so speed
-/// wins over flood resistance here.
-#[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn write_u8(&mut self, n: u8) {
-        self.0 = (self.0.rotate_left(5) ^ u64::from(n)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FastMap<V> = HashMap<Box<[u8]>, V, std::hash::BuildHasherDefault<FxHasher>>;
+type FastMap<V> = HashMap<Box<[u8]>, V, FxBuild>;
 
 #[derive(Default)]
 struct Shard {
@@ -147,7 +125,7 @@ impl CachedStore {
         h.write_u8(ordinal(table) as u8);
         h.write(key);
         // The high bits are the best mixed.
-        ((h.finish() >> 40) as usize) % SHARDS
+        ((h.finish() >> 14) as usize) % SHARDS
     }
 
     fn lock(&self, shard: usize) -> std::sync::MutexGuard<'_, Shard> {
@@ -159,16 +137,6 @@ impl CachedStore {
         shard.version += 1;
         if shard.tables[ordinal(table)].remove(key).is_some() {
             self.entries.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-
-    fn touched(op: &Op) -> (Table, &[u8]) {
-        match op {
-            Op::Put(t, k, _)
-            | Op::Delete(t, k)
-            | Op::SetAdd(t, k, _)
-            | Op::SetRemove(t, k, _)
-            | Op::SetChanges(t, k, _) => (*t, k),
         }
     }
 }
@@ -201,7 +169,7 @@ impl KvStore for CachedStore {
         let touched: Vec<(Table, Vec<u8>)> = batch
             .ops
             .iter()
-            .map(Self::touched)
+            .map(Op::target)
             .filter(|(t, k)| self.cached(*t, k))
             .map(|(t, k)| (t, k.to_vec()))
             .collect();

@@ -72,6 +72,19 @@ pub enum Op {
     SetChanges(Table, Vec<u8>, Vec<u8>),
 }
 
+impl Op {
+    /// The table and key it writes.
+    pub fn target(&self) -> (Table, &[u8]) {
+        match self {
+            Op::Put(t, k, _)
+            | Op::Delete(t, k)
+            | Op::SetAdd(t, k, _)
+            | Op::SetRemove(t, k, _)
+            | Op::SetChanges(t, k, _) => (*t, k),
+        }
+    }
+}
+
 /// Writes applied atomically, in order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Batch {

@@ -9,7 +9,7 @@ use super::Matcher;
 use crate::config::MatchingConfig;
 use crate::error::Result;
 use crate::evidence::Evidence;
-use crate::index::{CustomerIndex, RefTarget};
+use crate::index::{CustomerIndex, RefTarget, Resolved};
 
 /// The exact-reference strategy.
 pub(super) struct ExactReference;
@@ -49,8 +49,7 @@ impl Matcher for ExactReference {
                     RefTarget::Username { .. } => w.username_exact,
                     _ => w.reference_exact,
                 };
-                let reason = format!("{}_exact", target.field());
-                evidence.support(target.customer_id(), &reason, weight);
+                evidence.support(target.customer_id(), target.reason(Resolved::Exact), weight);
                 evidence.resolved_references.push(i);
             }
             if reference.kind == ReferenceKind::Account && looks_like_phone(&folded) {

@@ -26,14 +26,19 @@ fn tokens(name: &str) -> Vec<String> {
 
 /// Token-set similarity of two names in `[0, 1]`; 0 when either is empty.
 pub fn name_similarity(a: &str, b: &str) -> f64 {
-    let (ta, tb) = (tokens(a), tokens(b));
+    token_similarity(&tokens(a), &tokens(b))
+}
+
+/// [`name_similarity`] of names already split by [`tokens`], so the
+/// payer's name is split once per payment, not once per candidate.
+fn token_similarity(ta: &[String], tb: &[String]) -> f64 {
     if ta.is_empty() || tb.is_empty() {
         return 0.0;
     }
     let (short, long) = if ta.len() <= tb.len() {
-        (&ta, &tb)
+        (ta, tb)
     } else {
-        (&tb, &ta)
+        (tb, ta)
     };
     let total: f64 = short
         .iter()
@@ -65,12 +70,13 @@ impl Matcher for PayerName {
             return Ok(());
         }
         load_customers(index, evidence)?;
+        let payer = tokens(payer);
         let mut verdicts = Vec::new();
         for c in evidence.candidates() {
             let Some(customer) = &c.customer else {
                 continue;
             };
-            let sim = name_similarity(payer, &customer.name);
+            let sim = token_similarity(&payer, &tokens(&customer.name));
             if sim >= config.name_similar_at {
                 verdicts.push((c.customer_id.clone(), true));
             } else if sim < config.name_mismatch_below {

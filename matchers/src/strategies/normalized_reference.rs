@@ -11,7 +11,7 @@ use super::Matcher;
 use crate::config::MatchingConfig;
 use crate::error::Result;
 use crate::evidence::Evidence;
-use crate::index::CustomerIndex;
+use crate::index::{CustomerIndex, Resolved};
 
 /// The normalized and fuzzy reference strategy.
 pub(super) struct NormalizedReference;
@@ -42,8 +42,8 @@ impl Matcher for NormalizedReference {
             let normalized = index.lookup_canonical(&canon)?;
             if !normalized.is_empty() {
                 for target in normalized {
-                    let reason = format!("{}_normalized", target.field());
-                    evidence.support(target.customer_id(), &reason, w.reference_normalized);
+                    let reason = target.reason(Resolved::Normalized);
+                    evidence.support(target.customer_id(), reason, w.reference_normalized);
                 }
                 continue;
             }
@@ -55,8 +55,8 @@ impl Matcher for NormalizedReference {
                 continue;
             }
             for (_, target) in index.lookup_fuzzy(&canon)? {
-                let reason = format!("{}_fuzzy", target.field());
-                evidence.support(target.customer_id(), &reason, w.reference_fuzzy);
+                let reason = target.reason(Resolved::Fuzzy);
+                evidence.support(target.customer_id(), reason, w.reference_fuzzy);
             }
         }
         Ok(())

@@ -1,8 +1,6 @@
 //! Every provider quirk, on the fixtures in `fixtures/providers/`, and a
 //! fuzz-style property: no payload, however broken, makes an adapter panic.
 
-use std::path::PathBuf;
-
 use chrono::{DateTime, Utc};
 use model::{PayerPhone, PaymentStatus, ReferenceKind};
 use proptest::prelude::*;
@@ -11,9 +9,13 @@ use super::*;
 use crate::config::ProvidersConfig;
 
 fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/providers")
-        .join(name);
+    // The directory at run time, not at build time: the shared target
+    // directory may hold this binary built from another checkout.
+    let path = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../fixtures/providers")
+    .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
