@@ -16,6 +16,8 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use matchers::fxhash::FxBuild;
+
 use crate::error::Result;
 
 /// A typed view of one table with write-behind.
@@ -25,6 +27,50 @@ pub struct StateTable<T> {
     pending: HashMap<String, T>,
     /// Keys put since the last [`StateTable::take_changes`], in order.
     touched: Vec<String>,
+    /// Values flushed lately, decoded.
+    recent: Recent<T>,
+}
+
+/// Keys per generation of [`Recent`]: it holds between this many and twice
+/// as many of the latest flushed values.
+const RECENT_PER_GENERATION: usize = 1 << 18;
+
+/// The values a table flushed lately, in memory, so the reads that follow
+/// writes closely — a redelivery a few seconds after its payment, the next
+/// payment of the same customer — need no store read (in RocksDB, a probe
+/// of every young file). Two generations: when the young one is full it
+/// becomes the old one and the old one is dropped, so the memory is bounded
+/// without tracking the age of each key.
+struct Recent<T> {
+    young: HashMap<String, T, FxBuild>,
+    old: HashMap<String, T, FxBuild>,
+}
+
+impl<T> Default for Recent<T> {
+    fn default() -> Self {
+        Recent {
+            young: HashMap::default(),
+            old: HashMap::default(),
+        }
+    }
+}
+
+impl<T> Recent<T> {
+    fn get(&self, key: &str) -> Option<&T> {
+        self.young.get(key).or_else(|| self.old.get(key))
+    }
+
+    fn insert(&mut self, key: String, value: T) {
+        if self.young.len() >= RECENT_PER_GENERATION {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.insert(key, value);
+    }
+
+    fn forget(&mut self, key: &str) {
+        self.young.remove(key);
+        self.old.remove(key);
+    }
 }
 
 impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
@@ -35,6 +81,7 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
             table,
             pending: HashMap::new(),
             touched: Vec::new(),
+            recent: Recent::default(),
         }
     }
 
@@ -43,7 +90,7 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
     /// # Errors
     /// A storage failure or a corrupt value.
     pub fn get(&self, key: &str) -> Result<Option<T>> {
-        if let Some(v) = self.pending.get(key) {
+        if let Some(v) = self.pending.get(key).or_else(|| self.recent.get(key)) {
             return Ok(Some(v.clone()));
         }
         match self.store.get(self.table, key.as_bytes())? {
@@ -95,9 +142,10 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
     ///
     /// # Errors
     /// A storage failure.
-    pub fn restore(&self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+    pub fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
         let mut batch = Batch::default();
         for (key, value) in records {
+            self.recent.forget(&String::from_utf8_lossy(key));
             match value {
                 Some(v) => batch.put(self.table, key.clone(), v.clone()),
                 None => batch.delete(self.table, key.clone()),
@@ -116,6 +164,8 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
     pub fn drain_into(&mut self, batch: &mut Batch) {
         self.touched.clear();
         for (k, v) in self.pending.drain() {
+            // Not in the store until the caller's batch is: read from there.
+            self.recent.forget(&k);
             batch.put(
                 self.table,
                 k.into_bytes(),
@@ -138,7 +188,9 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
             );
         }
         self.store.write(batch)?;
-        self.pending.clear();
+        for (k, v) in self.pending.drain() {
+            self.recent.insert(k, v);
+        }
         self.touched.clear();
         Ok(())
     }
@@ -284,5 +336,46 @@ mod tests {
         assert_eq!(table.get("C1").unwrap(), Some(3));
         table.restore(&[(b"C1".to_vec(), None)]).unwrap();
         assert_eq!(table.get("C1").unwrap(), None);
+    }
+
+    #[test]
+    fn flushed_values_are_read_from_memory_and_restores_replace_them() {
+        let store = Arc::new(matchers::store::CountingStore::new(Arc::new(
+            MemoryStore::new(),
+        )));
+        let mut table: StateTable<u32> = StateTable::new(store.clone(), Table::State);
+        table.put("C1", 1);
+        table.flush().unwrap();
+        let reads = store.gets();
+        assert_eq!(table.get("C1").unwrap(), Some(1));
+        assert_eq!(store.gets(), reads, "read from memory");
+        // A value that came back from the changelog wins over the memory.
+        table
+            .restore(&[(b"C1".to_vec(), Some(b"7".to_vec()))])
+            .unwrap();
+        assert_eq!(table.get("C1").unwrap(), Some(7));
+        // So does a value written by a caller's batch.
+        table.put("C1", 8);
+        let mut batch = Batch::default();
+        table.drain_into(&mut batch);
+        assert_eq!(
+            table.get("C1").unwrap(),
+            Some(7),
+            "the batch is not written yet"
+        );
+        store.write(batch).unwrap();
+        assert_eq!(table.get("C1").unwrap(), Some(8));
+    }
+
+    #[test]
+    fn the_memory_is_bounded() {
+        let mut recent = Recent::default();
+        for i in 0..RECENT_PER_GENERATION * 3 {
+            recent.insert(i.to_string(), i);
+        }
+        assert!(recent.young.len() + recent.old.len() <= 2 * RECENT_PER_GENERATION);
+        let last = RECENT_PER_GENERATION * 3 - 1;
+        assert_eq!(recent.get(&last.to_string()), Some(&last));
+        assert_eq!(recent.get("0"), None);
     }
 }
