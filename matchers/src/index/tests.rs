@@ -176,3 +176,24 @@ fn several_versions_in_one_batch_fold() {
     assert!(index.lookup_exact("ACC1").unwrap().is_empty());
     assert_eq!(ids(index.lookup_exact("ACC2").unwrap()), ["C1"]);
 }
+
+#[test]
+fn warming_decodes_customers_and_writes_still_replace_them() {
+    let store = Arc::new(crate::store::CountingStore::new(Arc::new(
+        MemoryStore::new(),
+    )));
+    let index = CustomerIndex::new(store.clone(), rules(), FuzzyBounds::default());
+    let mut w = index.writer();
+    w.upsert_customer(customer("C1", "ACC1001", "Jane Doe", "0712345678"))
+        .unwrap();
+    w.commit().unwrap();
+    index.warm().unwrap();
+    let reads = store.gets();
+    assert_eq!(index.customer("C1").unwrap().unwrap().name, "Jane Doe");
+    assert_eq!(store.gets(), reads, "decoded at warm-up, not read");
+    let mut w = index.writer();
+    w.upsert_customer(customer("C1", "ACC1001", "Jane W. Doe", "0712345678"))
+        .unwrap();
+    w.commit().unwrap();
+    assert_eq!(index.customer("C1").unwrap().unwrap().name, "Jane W. Doe");
+}
