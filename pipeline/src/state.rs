@@ -62,7 +62,13 @@ impl<T> Recent<T> {
 
     fn insert(&mut self, key: String, value: T) {
         if self.young.len() >= RECENT_PER_GENERATION {
-            self.old = std::mem::take(&mut self.young);
+            // Reuse the old generation's table: no rehashing while the new
+            // one grows, and no fresh pages for the kernel to zero.
+            std::mem::swap(&mut self.young, &mut self.old);
+            self.young.clear();
+        }
+        if self.young.capacity() == 0 {
+            self.young.reserve(RECENT_PER_GENERATION);
         }
         self.young.insert(key, value);
     }
