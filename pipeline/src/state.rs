@@ -13,12 +13,40 @@ use chrono::{DateTime, Utc};
 use matchers::store::{Batch, KvStore, Table};
 use model::{Currency, CustomerStatus, Outcome};
 use rust_decimal::Decimal;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use matchers::fxhash::FxBuild;
 
 use crate::error::Result;
+
+/// How a state table's values are stored, in RocksDB and on the Kafka
+/// changelog. JSON unless a table has reason to be compact.
+pub trait StateValue: Clone {
+    /// The stored bytes.
+    fn encode(&self) -> Vec<u8>;
+
+    /// Reads stored bytes back.
+    ///
+    /// # Errors
+    /// Bytes this type never wrote, with why.
+    fn decode(bytes: &[u8]) -> std::result::Result<Self, String>;
+}
+
+/// JSON-stored values.
+macro_rules! json_state_value {
+    ($($t:ty),*) => {$(
+        impl StateValue for $t {
+            fn encode(&self) -> Vec<u8> {
+                serde_json::to_vec(self).unwrap_or_default()
+            }
+            fn decode(bytes: &[u8]) -> std::result::Result<Self, String> {
+                serde_json::from_slice(bytes).map_err(|e| e.to_string())
+            }
+        }
+    )*};
+}
+
+json_state_value!(CustomerState, u32);
 
 /// A typed view of one table with write-behind.
 pub struct StateTable<T> {
@@ -79,7 +107,7 @@ impl<T> Recent<T> {
     }
 }
 
-impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
+impl<T: StateValue> StateTable<T> {
     /// A view of `table`.
     pub fn new(store: Arc<dyn KvStore>, table: Table) -> Self {
         StateTable {
@@ -100,11 +128,11 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
             return Ok(Some(v.clone()));
         }
         match self.store.get(self.table, key.as_bytes())? {
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            Some(bytes) => T::decode(&bytes).map(Some).map_err(|detail| {
                 matchers::Error::Corrupt {
                     table: self.table.name(),
                     key: key.to_string(),
-                    detail: e.to_string(),
+                    detail,
                 }
                 .into()
             }),
@@ -131,7 +159,7 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
         touched
             .into_iter()
             .filter_map(|key| {
-                let value = serde_json::to_vec(self.pending.get(&key)?).unwrap_or_default();
+                let value = self.pending.get(&key)?.encode();
                 Some((key, value))
             })
             .collect()
@@ -172,11 +200,7 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
         for (k, v) in self.pending.drain() {
             // Not in the store until the caller's batch is: read from there.
             self.recent.forget(&k);
-            batch.put(
-                self.table,
-                k.into_bytes(),
-                serde_json::to_vec(&v).unwrap_or_default(),
-            );
+            batch.put(self.table, k.into_bytes(), v.encode());
         }
     }
 
@@ -187,11 +211,7 @@ impl<T: Serialize + DeserializeOwned + Clone> StateTable<T> {
     pub fn flush(&mut self) -> Result<()> {
         let mut batch = Batch::default();
         for (k, v) in &self.pending {
-            batch.put(
-                self.table,
-                k.as_bytes().to_vec(),
-                serde_json::to_vec(v).unwrap_or_default(),
-            );
+            batch.put(self.table, k.as_bytes().to_vec(), v.encode());
         }
         self.store.write(batch)?;
         for (k, v) in self.pending.drain() {
@@ -270,6 +290,83 @@ pub struct Seen {
     pub amount: Decimal,
     /// Its currency.
     pub currency: Currency,
+}
+
+/// Version tag of [`Seen`]'s compact encoding. JSON (the first versions)
+/// starts with `{` and is still read.
+const SEEN_V1: u8 = 1;
+
+impl Seen {
+    fn outcome_code(outcome: Outcome) -> u8 {
+        match outcome {
+            Outcome::Matched => 0,
+            Outcome::Review => 1,
+            Outcome::Duplicate => 2,
+            Outcome::Failed => 3,
+            Outcome::Reversal => 4,
+        }
+    }
+
+    fn outcome_of(code: u8) -> Option<Outcome> {
+        Some(match code {
+            0 => Outcome::Matched,
+            1 => Outcome::Review,
+            2 => Outcome::Duplicate,
+            3 => Outcome::Failed,
+            4 => Outcome::Reversal,
+            _ => return None,
+        })
+    }
+}
+
+/// One is written for every payment: compact, about a third of its JSON.
+/// Layout: version, outcome, currency (3 bytes), amount (`Decimal`'s 16
+/// bytes), then the customer id, if any, to the end.
+impl StateValue for Seen {
+    fn encode(&self) -> Vec<u8> {
+        let customer = self.customer_id.as_deref().unwrap_or_default();
+        let mut out = Vec::with_capacity(21 + customer.len() + 1);
+        out.push(SEEN_V1);
+        out.push(Self::outcome_code(self.outcome));
+        out.extend_from_slice(self.currency.code().as_bytes());
+        out.extend_from_slice(&self.amount.serialize());
+        if let Some(id) = &self.customer_id {
+            // A marker, so an empty id and no id stay apart.
+            out.push(b'=');
+            out.extend_from_slice(id.as_bytes());
+        }
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> std::result::Result<Self, String> {
+        match bytes.first() {
+            Some(b'{') => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
+            Some(&SEEN_V1) if bytes.len() >= 21 => {
+                let outcome = Self::outcome_of(bytes[1])
+                    .ok_or_else(|| format!("unknown outcome code {}", bytes[1]))?;
+                let currency = std::str::from_utf8(&bytes[2..5])
+                    .ok()
+                    .and_then(|c| Currency::parse(c).ok())
+                    .ok_or("bad currency")?;
+                let mut amount = [0u8; 16];
+                amount.copy_from_slice(&bytes[5..21]);
+                let customer_id = match &bytes[21..] {
+                    [] => None,
+                    [b'=', id @ ..] => {
+                        Some(String::from_utf8(id.to_vec()).map_err(|_| "customer id not UTF-8")?)
+                    }
+                    _ => return Err("bad customer id".into()),
+                };
+                Ok(Seen {
+                    outcome,
+                    customer_id,
+                    amount: Decimal::deserialize(amount),
+                    currency,
+                })
+            }
+            _ => Err("not a dedupe entry".into()),
+        }
+    }
 }
 
 /// An access state paymatch set, which wins over the billing system's
@@ -383,5 +480,36 @@ mod tests {
         let last = RECENT_PER_GENERATION * 3 - 1;
         assert_eq!(recent.get(&last.to_string()), Some(&last));
         assert_eq!(recent.get("0"), None);
+    }
+
+    #[test]
+    fn dedupe_entries_are_compact_and_old_json_ones_still_read() {
+        let seen = Seen {
+            outcome: Outcome::Matched,
+            customer_id: Some("C000123".into()),
+            amount: Decimal::new(250050, 2),
+            currency: Currency::KES,
+        };
+        let bytes = seen.encode();
+        let json = serde_json::to_vec(&seen).unwrap();
+        assert!(
+            bytes.len() * 2 < json.len(),
+            "{} vs {}",
+            bytes.len(),
+            json.len()
+        );
+        assert_eq!(Seen::decode(&bytes).unwrap(), seen);
+        assert_eq!(Seen::decode(&json).unwrap(), seen);
+        for customer_id in [None, Some(String::new())] {
+            let other = Seen {
+                outcome: Outcome::Review,
+                customer_id,
+                ..seen.clone()
+            };
+            assert_eq!(Seen::decode(&other.encode()).unwrap(), other);
+        }
+        for bad in [&b""[..], b"\x01", b"\x09rest", &bytes[..20]] {
+            assert!(Seen::decode(bad).is_err());
+        }
     }
 }
