@@ -13,6 +13,16 @@ pub struct Signal {
     pub weight: f64,
 }
 
+impl Signal {
+    /// Orders the stronger signal first, ties by reason name, so reasons
+    /// and the rule read the same on every run.
+    fn stronger_first(a: &Signal, b: &Signal) -> std::cmp::Ordering {
+        b.weight
+            .total_cmp(&a.weight)
+            .then_with(|| a.reason.cmp(b.reason))
+    }
+}
+
 /// Everything known about one candidate.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CandidateEvidence {
@@ -45,11 +55,7 @@ impl CandidateEvidence {
     /// Reasons, strongest evidence first, penalties last.
     pub fn reasons(&self) -> Vec<String> {
         let mut signals = self.signals.clone();
-        signals.sort_by(|a, b| {
-            b.weight
-                .total_cmp(&a.weight)
-                .then_with(|| a.reason.cmp(b.reason))
-        });
+        signals.sort_by(Signal::stronger_first);
         signals
             .into_iter()
             .chain(self.penalties.iter().cloned())
@@ -61,11 +67,7 @@ impl CandidateEvidence {
     pub fn rule(&self) -> String {
         self.signals
             .iter()
-            .max_by(|a, b| {
-                a.weight
-                    .total_cmp(&b.weight)
-                    .then_with(|| b.reason.cmp(a.reason))
-            })
+            .min_by(|a, b| Signal::stronger_first(a, b))
             .or(self.penalties.first())
             .map_or("none", |s| s.reason)
             .to_string()

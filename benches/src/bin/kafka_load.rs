@@ -65,7 +65,7 @@ fn committed_reader(brokers: &str, group: &str) -> Result<BaseConsumer> {
         .create()?)
 }
 
-fn reader(brokers: &str, topics: &[String]) -> Result<BaseConsumer> {
+fn reader(brokers: &str, topics: &[std::sync::Arc<str>]) -> Result<BaseConsumer> {
     let consumer = committed_reader(brokers, "paymatch-bench-reader")?;
     let mut tpl = TopicPartitionList::new();
     for topic in topics {
@@ -138,7 +138,7 @@ fn pace(args: &Args, payments: &std::path::Path, rate: u64) -> Result<()> {
                     quiet_since = None;
                     let now = chrono::Utc::now().timestamp_millis();
                     if let Some(o) = origin_ms(&m) {
-                        let i = watched.iter().position(|t| t == m.topic()).unwrap_or(2);
+                        let i = watched.iter().position(|t| &**t == m.topic()).unwrap_or(2);
                         lat[i].push((o, (now - o) as f64));
                     }
                 }

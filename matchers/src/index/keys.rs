@@ -68,15 +68,6 @@ impl RefTarget {
         }
     }
 
-    /// The reason name's stem: `account_number`, `invoice_number`, `username`.
-    pub fn field(&self) -> &'static str {
-        match self {
-            RefTarget::Account { .. } => "account_number",
-            RefTarget::Invoice { .. } => "invoice_number",
-            RefTarget::Username { .. } => "username",
-        }
-    }
-
     /// The reason name for this target found `how`:
     /// `account_number_exact`, `invoice_number_fuzzy`, …
     pub fn reason(&self, how: Resolved) -> &'static str {

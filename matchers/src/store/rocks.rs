@@ -122,14 +122,8 @@ impl KvStore for RocksStore {
     }
 
     fn write(&self, batch: Batch) -> Result<()> {
-        // Memtable inserts in key order reuse the skip list's last insert
-        // position instead of searching from the top for every key (random
-        // payment ids cost a cache miss per level). The sort is stable, so
-        // writes to one key keep their order.
-        let mut ops = batch.ops;
-        ops.sort_by(|a, b| a.target().cmp(&b.target()));
         let mut wb = WriteBatch::default();
-        for op in ops {
+        for op in batch.ops {
             match op {
                 Op::Put(t, k, v) => wb.put_cf(self.cf(t), k, v),
                 Op::Delete(t, k) => wb.delete_cf(self.cf(t), k),

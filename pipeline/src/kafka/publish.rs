@@ -126,7 +126,7 @@ pub fn publish(
     let providers = Providers::default();
     let reader = BufReader::new(std::fs::File::open(file).map_err(Error::io(file))?);
     let mut done = Published {
-        topic: topic.clone(),
+        topic: topic.to_string(),
         ..Published::default()
     };
     for (n, line) in reader.lines().enumerate() {

@@ -97,21 +97,12 @@ fn json<T: serde::Serialize>(record: &T) -> Vec<u8> {
 pub struct Stage1Stream {
     stage: Stage1,
     topics: Topics,
-    decisions: Arc<str>,
-    review: Arc<str>,
-    dlq: Arc<str>,
 }
 
 impl Stage1Stream {
     /// Wraps stage 1.
     pub fn new(stage: Stage1, topics: Topics) -> Self {
-        Stage1Stream {
-            stage,
-            decisions: topics.decisions.as_str().into(),
-            review: topics.review.as_str().into(),
-            dlq: topics.dlq.as_str().into(),
-            topics,
-        }
+        Stage1Stream { stage, topics }
     }
 }
 
@@ -129,7 +120,7 @@ impl StreamStage for Stage1Stream {
         let text = String::from_utf8_lossy(input.value);
         match self.stage.process(&text, Utc::now())? {
             Routed::DeadLetter(letter) => out.push(Output {
-                topic: self.dlq.clone(),
+                topic: self.topics.dlq.clone(),
                 key: None,
                 value: json(&letter),
             }),
@@ -143,13 +134,13 @@ impl StreamStage for Stage1Stream {
                 let value = json(&decision);
                 if decision.outcome == Outcome::Review {
                     out.push(Output {
-                        topic: self.review.clone(),
+                        topic: self.topics.review.clone(),
                         key: Some(key.clone()),
                         value: value.clone(),
                     });
                 }
                 out.push(Output {
-                    topic: self.decisions.clone(),
+                    topic: self.topics.decisions.clone(),
                     key: Some(key),
                     value,
                 });
@@ -166,21 +157,12 @@ impl StreamStage for Stage1Stream {
 pub struct Stage2Stream {
     stage: Stage2,
     topics: Topics,
-    ledger: Arc<str>,
-    commands: Arc<str>,
-    dlq: Arc<str>,
 }
 
 impl Stage2Stream {
     /// Wraps stage 2.
     pub fn new(stage: Stage2, topics: Topics) -> Self {
-        Stage2Stream {
-            stage,
-            ledger: topics.ledger.as_str().into(),
-            commands: topics.commands.as_str().into(),
-            dlq: topics.dlq.as_str().into(),
-            topics,
-        }
+        Stage2Stream { stage, topics }
     }
 }
 
@@ -201,7 +183,7 @@ impl StreamStage for Stage2Stream {
                 // Only a foreign writer on the decisions topic gets here.
                 crate::metrics::dead_lettered("bad_decision");
                 out.push(Output {
-                    topic: self.dlq.clone(),
+                    topic: self.topics.dlq.clone(),
                     key: None,
                     value: json(&DeadLetter {
                         input: String::from_utf8_lossy(input.value).into_owned(),
@@ -217,14 +199,14 @@ impl StreamStage for Stage2Stream {
         let applied = self.stage.apply(&decision, Utc::now())?;
         for entry in &applied.ledger {
             out.push(Output {
-                topic: self.ledger.clone(),
+                topic: self.topics.ledger.clone(),
                 key: Some(entry.customer_id.clone()),
                 value: json(entry),
             });
         }
         for command in &applied.commands {
             out.push(Output {
-                topic: self.commands.clone(),
+                topic: self.topics.commands.clone(),
                 key: Some(command.service_id.clone()),
                 value: json(command),
             });

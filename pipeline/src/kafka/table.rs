@@ -173,10 +173,10 @@ impl GlobalTable {
         let mut readers = Vec::new();
         for topic in [&topics.customers, &topics.invoices] {
             let n = counts
-                .get(topic.as_str())
+                .get(&**topic)
                 .copied()
                 .ok_or_else(|| Error::MissingTopics {
-                    missing: vec![topic.clone()],
+                    missing: vec![topic.to_string()],
                 })?;
             let reader: BaseConsumer = client::table_reader(config)
                 .create()
@@ -190,7 +190,7 @@ impl GlobalTable {
                 .assign(&tpl)
                 .map_err(kafka_error("assigning table partitions"))?;
             readers.push(TopicReader {
-                topic: topic.clone(),
+                topic: topic.to_string(),
                 reader,
                 partitions: n,
                 at_end: HashSet::new(),
@@ -200,7 +200,7 @@ impl GlobalTable {
             readers,
             applier: IndexApplier {
                 index,
-                customers_topic: topics.customers.clone(),
+                customers_topic: topics.customers.to_string(),
             },
         })
     }

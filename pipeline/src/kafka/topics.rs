@@ -3,6 +3,7 @@
 //! instead of a consumer that waits forever) and creating them
 //! (`paymatch topics create`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -14,29 +15,30 @@ use super::client::{self, kafka_error};
 use super::KafkaConfig;
 use crate::error::{Error, Result};
 
-/// Topic names under one prefix.
+/// Topic names under one prefix. Shared strings: every output record
+/// names its topic, and a clone is a reference count, not a copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Topics {
     /// Raw payment envelopes (stage 1's input).
-    pub raw: String,
+    pub raw: Arc<str>,
     /// Every decision, keyed by customer (stage 2's input).
-    pub decisions: String,
+    pub decisions: Arc<str>,
     /// Review decisions again: the finance queue's input.
-    pub review: String,
+    pub review: Arc<str>,
     /// Refused inputs with their reasons.
-    pub dlq: String,
+    pub dlq: Arc<str>,
     /// Restore (and later suspend) commands, keyed by service.
-    pub commands: String,
+    pub commands: Arc<str>,
     /// Ledger entries, keyed by customer.
-    pub ledger: String,
+    pub ledger: Arc<str>,
     /// Customers (compacted, key `customer_id`).
-    pub customers: String,
+    pub customers: Arc<str>,
     /// Invoices (compacted, key `invoice_id`).
-    pub invoices: String,
+    pub invoices: Arc<str>,
     /// Stage 1's dedupe table (compacted, co-partitioned with `raw`).
-    pub dedupe_changelog: String,
+    pub dedupe_changelog: Arc<str>,
     /// Stage 2's customer balances (compacted, co-partitioned with `decisions`).
-    pub balances_changelog: String,
+    pub balances_changelog: Arc<str>,
 }
 
 /// How a topic is kept.
@@ -51,7 +53,7 @@ pub enum Retention {
 impl Topics {
     /// The names under `prefix` (`paymatch.` → `paymatch.payments.raw`).
     pub fn new(prefix: &str) -> Self {
-        let t = |name: &str| format!("{prefix}{name}");
+        let t = |name: &str| -> Arc<str> { format!("{prefix}{name}").into() };
         Topics {
             raw: t("payments.raw"),
             decisions: t("payments.decisions"),
@@ -128,12 +130,12 @@ pub fn check(config: &KafkaConfig, topics: &Topics) -> Result<()> {
         (&topics.raw, &topics.dedupe_changelog),
         (&topics.decisions, &topics.balances_changelog),
     ] {
-        if counts[stream] != counts[changelog] {
+        if counts[&**stream] != counts[&**changelog] {
             return Err(Error::Config {
                 detail: format!(
                     "{changelog} has {} partitions and {stream} {}: a changelog needs exactly \
                      as many partitions as the stream it mirrors",
-                    counts[changelog], counts[stream]
+                    counts[&**changelog], counts[&**stream]
                 ),
             });
         }
@@ -199,14 +201,14 @@ mod tests {
     #[test]
     fn names_follow_the_contract() {
         let t = Topics::new("paymatch.");
-        assert_eq!(t.raw, "paymatch.payments.raw");
-        assert_eq!(t.decisions, "paymatch.payments.decisions");
-        assert_eq!(t.review, "paymatch.payments.review");
-        assert_eq!(t.dlq, "paymatch.payments.dlq");
-        assert_eq!(t.commands, "paymatch.access.commands");
-        assert_eq!(t.ledger, "paymatch.ledger");
-        assert_eq!(t.customers, "paymatch.customers");
-        assert_eq!(t.invoices, "paymatch.invoices");
+        assert_eq!(&*t.raw, "paymatch.payments.raw");
+        assert_eq!(&*t.decisions, "paymatch.payments.decisions");
+        assert_eq!(&*t.review, "paymatch.payments.review");
+        assert_eq!(&*t.dlq, "paymatch.payments.dlq");
+        assert_eq!(&*t.commands, "paymatch.access.commands");
+        assert_eq!(&*t.ledger, "paymatch.ledger");
+        assert_eq!(&*t.customers, "paymatch.customers");
+        assert_eq!(&*t.invoices, "paymatch.invoices");
         let compacted = t
             .all()
             .into_iter()
