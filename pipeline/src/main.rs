@@ -2,6 +2,10 @@
 
 use clap::Parser;
 
+/// mimalloc keeps freed memory for reuse; see the workspace `Cargo.toml`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = pipeline::cli::Cli::parse();
     match pipeline::cli::run(cli) {
