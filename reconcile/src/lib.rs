@@ -16,6 +16,7 @@ mod error;
 pub mod generate;
 pub mod job;
 pub mod ledger;
+pub mod rows;
 pub mod schema;
 pub mod snapshot;
 pub mod sql;

@@ -6,16 +6,22 @@
 //! * `currency_code(currency)`, `currency_name(code)`: a three-letter code
 //!   as an integer and back. Grouping aggregates over integers are several
 //!   times cheaper than over strings, and currencies are compared for every
-//!   payment.
+//!   payment;
+//! * `money_key(amount, currency)`, `money_amount(key)`,
+//!   `money_currency(key)`: an amount and its currency as one integer that
+//!   orders by amount, then currency. One `min` and one `max` of it per
+//!   side of a txn id say whether all its amounts and currencies agree,
+//!   with half the accumulators of separate amount and currency columns.
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray};
-use arrow::datatypes::{DataType, Int64Type};
+use arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Int64Array, StringArray};
+use arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
 use datafusion::prelude::SessionContext;
 
 use crate::ledger::split_payment_id;
+use crate::schema::{amount_type, AMOUNT_PRECISION, AMOUNT_SCALE};
 
 /// Packs an upper-case three-letter code into an integer.
 pub fn currency_code(code: &str) -> Option<i64> {
@@ -27,6 +33,57 @@ pub fn currency_code(code: &str) -> Option<i64> {
 pub fn currency_name(code: i64) -> String {
     let bytes = [(code >> 16) as u8, (code >> 8) as u8, code as u8];
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Bits of a money key that hold the currency code.
+const CURRENCY_BITS: u32 = 24;
+
+/// An amount (in `Decimal128(18, 4)` units) and a [`currency_code`] as one
+/// integer: orders by amount, then currency.
+pub fn money_key(units: i128, code: i64) -> i128 {
+    (units << CURRENCY_BITS) | i128::from(code & ((1 << CURRENCY_BITS) - 1))
+}
+
+/// The amount units and currency code of a [`money_key`].
+pub fn money_parts(key: i128) -> (i128, i64) {
+    (
+        key >> CURRENCY_BITS,
+        (key & ((1 << CURRENCY_BITS) - 1)) as i64,
+    )
+}
+
+/// The Arrow type of a money key.
+fn key_type() -> DataType {
+    DataType::Decimal128(38, 0)
+}
+
+fn key_of(args: &[ColumnarValue]) -> datafusion::error::Result<ColumnarValue> {
+    let arrays = ColumnarValue::values_to_arrays(args)?;
+    let amounts = arrays[0].as_primitive::<Decimal128Type>();
+    let currencies = arrays[1].as_string::<i32>();
+    let out: Decimal128Array = amounts
+        .iter()
+        .zip(currencies.iter())
+        .map(|(units, currency)| Some(money_key(units?, currency_code(currency?)?)))
+        .collect();
+    Ok(ColumnarValue::Array(Arc::new(
+        out.with_precision_and_scale(38, 0)?,
+    )))
+}
+
+fn amount_of_key(a: &ArrayRef) -> ArrayRef {
+    let keys = a.as_primitive::<Decimal128Type>();
+    let out: Decimal128Array = keys.iter().map(|k| k.map(|k| money_parts(k).0)).collect();
+    Arc::new(
+        out.with_precision_and_scale(AMOUNT_PRECISION, AMOUNT_SCALE)
+            .expect("valid amount type"),
+    )
+}
+
+fn currency_of_key(a: &ArrayRef) -> ArrayRef {
+    let keys = a.as_primitive::<Decimal128Type>();
+    let out: Int64Array = keys.iter().map(|k| k.map(|k| money_parts(k).1)).collect();
+    Arc::new(out)
 }
 
 type Kernel = fn(&ArrayRef) -> ArrayRef;
@@ -103,6 +160,25 @@ pub fn register(ctx: &SessionContext) {
         DataType::Utf8,
         name_of,
     ));
+    ctx.register_udf(create_udf(
+        "money_key",
+        vec![amount_type(), DataType::Utf8],
+        key_type(),
+        Volatility::Immutable,
+        Arc::new(key_of),
+    ));
+    ctx.register_udf(udf(
+        "money_amount",
+        key_type(),
+        amount_type(),
+        amount_of_key,
+    ));
+    ctx.register_udf(udf(
+        "money_currency",
+        key_type(),
+        DataType::Int64,
+        currency_of_key,
+    ));
 }
 
 #[cfg(test)]
@@ -116,5 +192,23 @@ mod tests {
         }
         assert!(currency_code("KE").is_none());
         assert!(currency_code("KES") < currency_code("UGX"));
+    }
+
+    #[test]
+    fn money_keys_order_by_amount_then_currency() {
+        let kes = currency_code("KES").unwrap();
+        let usd = currency_code("USD").unwrap();
+        for (units, code) in [
+            (25_000_000, kes),
+            (-1, usd),
+            (0, kes),
+            (10i128.pow(18) - 1, usd),
+        ] {
+            assert_eq!(money_parts(money_key(units, code)), (units, code));
+        }
+        assert!(money_key(-5, usd) < money_key(-5 + 1, kes));
+        assert!(money_key(100, kes) < money_key(100, usd));
+        assert!(money_key(99, usd) < money_key(100, kes));
+        assert!(money_key(10i128.pow(18) - 1, usd) < 10i128.pow(38));
     }
 }

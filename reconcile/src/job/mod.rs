@@ -28,7 +28,7 @@ pub use summary::Summary;
 
 use crate::schema::statement_schema;
 use crate::statement::{self, read_statement, FormatOptions, StatementRead};
-use crate::{engine, ledger, Error, Result};
+use crate::{engine, ledger, rows, Error, Result};
 
 /// What to reconcile, and where to write.
 #[derive(Clone, Debug)]
@@ -109,7 +109,7 @@ async fn check_currencies(
     read: &StatementRead,
     providers: &[String],
 ) -> Result<()> {
-    let batches = collect(ctx, &queries::ledger_currencies(providers)).await?;
+    let batches = collect(ctx, queries::LEDGER_CURRENCIES).await?;
     let mut ledger = std::collections::BTreeSet::new();
     for b in &batches {
         let currencies = summary::strings(b, "currency");
@@ -169,13 +169,19 @@ async fn run(options: &ReconcileOptions) -> Result<Summary> {
     statement_bar.finish();
     ledger_bar.finish();
     let batches = std::mem::take(&mut read.batches);
-    engine::register_batches(&ctx, "statement", statement_schema(), batches)?;
+    rows::register(&ctx, "statement", "statement", statement_schema(), batches)?;
+    register_scope(&ctx, &providers).await?;
     check_currencies(&ctx, &read, &providers).await?;
 
     // Classify once, keep the result in memory for the outputs.
     let classify = bar(&multi, "classifying", false);
-    let keyed = ctx.sql(&queries::keyed(&providers, format.label())).await?;
+    let keyed = ctx.sql(&queries::keyed(format.label())).await?;
     let planned = Arc::new(keyed.schema().as_arrow().clone());
+    let plan = keyed.clone().create_physical_plan().await?;
+    tracing::debug!(
+        plan = %datafusion::physical_plan::displayable(plan.as_ref()).indent(true),
+        "classification plan"
+    );
     let partitions = keyed.collect_partitioned().await?;
     let schema = batch_schema(partitions.iter().flatten(), planned);
     ctx.register_table("keyed", Arc::new(MemTable::try_new(schema, partitions)?))?;
@@ -226,6 +232,16 @@ async fn run(options: &ReconcileOptions) -> Result<Summary> {
     Ok(summary)
 }
 
+/// Holds the ledger entries that take part in memory, as table
+/// `ledger_scope` with row addresses and `ledger_{column}(addr)` fetches.
+async fn register_scope(ctx: &SessionContext, providers: &[String]) -> Result<()> {
+    let scope = ctx.sql(&queries::ledger_scope(providers)).await?;
+    let planned = Arc::new(scope.schema().as_arrow().clone());
+    let batches = scope.collect().await?;
+    let schema = batch_schema(batches.iter(), planned);
+    rows::register(ctx, "ledger_scope", "ledger", schema, batches)
+}
+
 /// The schema the batches really have (the executed plan may differ from
 /// the logical one in nullability), or `planned` when there are none.
 fn batch_schema<'b>(
@@ -239,7 +255,7 @@ fn batch_schema<'b>(
 /// the exceptions as Parquet and CSV.
 async fn write_outputs(ctx: &SessionContext, out: &Path) -> Result<()> {
     let matched_path = out.join("matched.parquet");
-    ctx.sql(queries::MATCHED)
+    ctx.sql(&queries::matched())
         .await?
         .write_parquet(
             &matched_path.to_string_lossy(),
