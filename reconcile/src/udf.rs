@@ -13,9 +13,12 @@
 //!   side of a txn id say whether all its amounts and currencies agree,
 //!   with half the accumulators of separate amount and currency columns.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Int64Array, StringArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Int64Array, StringArray,
+};
 use arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
 use datafusion::prelude::SessionContext;
@@ -132,6 +135,38 @@ fn name_of(a: &ArrayRef) -> ArrayRef {
         .map(|i| (!codes.is_null(i)).then(|| currency_name(codes.value(i))))
         .collect();
     Arc::new(out)
+}
+
+/// Registers `name(text)`: whether `text` is one of `members`. For a set
+/// small enough to hold in memory, tested against millions of rows: a hash
+/// lookup per row, where a semi-join would build its table from the big
+/// side.
+pub fn register_id_set(
+    ctx: &SessionContext,
+    name: &str,
+    members: impl IntoIterator<Item = String>,
+) {
+    let members: HashSet<String> = members.into_iter().collect();
+    let test = move |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(args)?;
+        let texts = arrays[0].as_string::<i32>();
+        let out: BooleanArray = if members.is_empty() {
+            BooleanArray::from(vec![false; texts.len()])
+        } else {
+            texts
+                .iter()
+                .map(|t| Some(t.is_some_and(|t| members.contains(t))))
+                .collect()
+        };
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    };
+    ctx.register_udf(create_udf(
+        name,
+        vec![DataType::Utf8],
+        DataType::Boolean,
+        Volatility::Immutable,
+        Arc::new(test),
+    ));
 }
 
 /// Registers every function in `ctx`.

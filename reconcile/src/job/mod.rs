@@ -17,6 +17,7 @@ pub mod summary;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use chrono::Utc;
 use datafusion::dataframe::DataFrameWriteOptions;
@@ -28,7 +29,7 @@ pub use summary::Summary;
 
 use crate::schema::statement_schema;
 use crate::statement::{self, read_statement, FormatOptions, StatementRead};
-use crate::{engine, ledger, rows, Error, Result};
+use crate::{engine, ledger, rows, udf, Error, Result};
 
 /// What to reconcile, and where to write.
 #[derive(Clone, Debug)]
@@ -171,27 +172,43 @@ async fn run(options: &ReconcileOptions) -> Result<Summary> {
     let batches = std::mem::take(&mut read.batches);
     rows::register(&ctx, "statement", "statement", statement_schema(), batches)?;
     register_scope(&ctx, &providers).await?;
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        "ledger entries in scope held"
+    );
     check_currencies(&ctx, &read, &providers).await?;
 
     // Classify once, keep the result in memory for the outputs.
     let classify = bar(&multi, "classifying", false);
-    let keyed = ctx.sql(&queries::keyed(format.label())).await?;
-    let planned = Arc::new(keyed.schema().as_arrow().clone());
-    let plan = keyed.clone().create_physical_plan().await?;
-    tracing::debug!(
-        plan = %datafusion::physical_plan::displayable(plan.as_ref()).indent(true),
-        "classification plan"
+    let queries = queries::Queries::new(format.label());
+    let (schema, grouped) = materialize(&ctx, queries::GROUPED).await?;
+    ctx.register_table("grouped", Arc::new(MemTable::try_new(schema, grouped)?))?;
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        "grouped by txn id"
     );
-    let partitions = keyed.collect_partitioned().await?;
-    let schema = batch_schema(partitions.iter().flatten(), planned);
-    ctx.register_table("keyed", Arc::new(MemTable::try_new(schema, partitions)?))?;
+    let ids = collect(&ctx, queries::DUPLICATE_IDS).await?;
+    udf::register_id_set(
+        &ctx,
+        "duplicate_id",
+        ids.iter().flat_map(|b| {
+            let ids = summary::strings(b, "txn_id");
+            (0..b.num_rows()).filter_map(move |row| summary::text_at(&ids, row))
+        }),
+    );
+    let (schema, duplicates) = materialize(&ctx, queries::DUPLICATES).await?;
+    let duplicates = duplicates.into_iter().flatten().collect();
+    rows::register(&ctx, "duplicates", "dup", schema, duplicates)?;
+    let (schema, keyed) = materialize(&ctx, queries::KEYED).await?;
+    ctx.register_table("keyed", Arc::new(MemTable::try_new(schema, keyed)?))?;
+    ctx.deregister_table("grouped")?;
     tracing::info!(ms = started.elapsed().as_millis() as u64, "classified");
     classify.finish();
 
     let writing = bar(&multi, "writing", false);
-    write_outputs(&ctx, &options.out).await?;
+    write_outputs(&ctx, &queries, &options.out).await?;
     tracing::info!(ms = started.elapsed().as_millis() as u64, "outputs written");
-    let by_day = collect(&ctx, &queries::by_day()).await?;
+    let by_day = collect(&ctx, &queries.by_day()).await?;
     let settlement = collect(&ctx, queries::SETTLEMENT).await?;
     let (days, matched, exceptions) = summary::days(&by_day, &settlement);
 
@@ -232,6 +249,25 @@ async fn run(options: &ReconcileOptions) -> Result<Summary> {
     Ok(summary)
 }
 
+/// Runs `sql` and keeps its result in memory, by partition.
+async fn materialize(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<(SchemaRef, Vec<Vec<RecordBatch>>)> {
+    let frame = ctx.sql(sql).await?;
+    let planned = Arc::new(frame.schema().as_arrow().clone());
+    let plan = frame.clone().create_physical_plan().await?;
+    tracing::debug!(
+        plan = %datafusion::physical_plan::displayable(plan.as_ref()).indent(true),
+        "plan"
+    );
+    let partitions = frame.collect_partitioned().await?;
+    Ok((
+        batch_schema(partitions.iter().flatten(), planned),
+        partitions,
+    ))
+}
+
 /// Holds the ledger entries that take part in memory, as table
 /// `ledger_scope` with row addresses and `ledger_{column}(addr)` fetches.
 async fn register_scope(ctx: &SessionContext, providers: &[String]) -> Result<()> {
@@ -253,17 +289,17 @@ fn batch_schema<'b>(
 
 /// `matched.parquet` (written by DataFusion's parallel Parquet sink) and
 /// the exceptions as Parquet and CSV.
-async fn write_outputs(ctx: &SessionContext, out: &Path) -> Result<()> {
+async fn write_outputs(ctx: &SessionContext, queries: &queries::Queries, out: &Path) -> Result<()> {
     let matched_path = out.join("matched.parquet");
-    ctx.sql(&queries::matched())
+    ctx.sql(&queries.matched())
         .await?
         .write_parquet(
             &matched_path.to_string_lossy(),
             DataFrameWriteOptions::new().with_single_file_output(true),
-            None,
+            Some(output::matched_options(ctx)),
         )
         .await?;
-    let exceptions = ctx.sql(&queries::exceptions()).await?;
+    let exceptions = ctx.sql(&queries.exceptions()).await?;
     let planned = Arc::new(exceptions.schema().as_arrow().clone());
     let batches = exceptions.collect().await?;
     let schema = batch_schema(batches.iter(), planned);

@@ -1,13 +1,16 @@
-//! The classification, in SQL. One pass over both sides: ledger payments
-//! and statement lines are stacked (`UNION ALL`) and grouped by provider
-//! txn id, so each id's counts, amounts and currencies on each side come
-//! out of a single hash aggregation — no join, no sort. Duplicates are
-//! counts above one; the pair is compared on the rest.
+//! The classification, in SQL. Ledger payments and statement lines are
+//! stacked (`UNION ALL`) and grouped by provider txn id in one hash
+//! aggregation — no join, no sort — that counts each side and keeps each
+//! side's first row as an address (see [`crate::rows`]). Four integers per
+//! id: at 10M ids, every value carried through the aggregation costs
+//! hundreds of megabytes of accumulators that grow, merge and are copied.
 //!
-//! The aggregation carries numbers only: each side's first row as an
-//! address (see [`crate::rows`]), and amount with currency as one money key
-//! (see [`crate::udf`]). Everything else an output shows — customer,
-//! times, line number, reference — is fetched back by address.
+//! Ids booked or printed more than once are rare, and only they need more
+//! than their first rows: [`DUPLICATES`] computes, for those ids alone, the
+//! smallest and largest amount (with currency, as a money key, see
+//! [`crate::udf`]) and the totals of each side. Everything else an output
+//! shows — amounts, customer, times, line number, reference — is fetched
+//! back by address.
 
 /// Exception kinds, in the order reports list them.
 pub const EXCEPTION_KINDS: [&str; 6] = [
@@ -29,106 +32,178 @@ fn literal(text: &str) -> String {
 pub fn ledger_scope(providers: &[String]) -> String {
     let scope: Vec<String> = providers.iter().map(|p| literal(p)).collect();
     format!(
-        "SELECT provider_txn_id, provider, customer_id, amount, currency, at FROM ledger
+        "SELECT provider_txn_id, provider, arrow_cast(customer_id, 'Utf8') AS customer_id, amount,
+  arrow_cast(currency, 'Utf8') AS currency, at FROM ledger
 WHERE kind IN ('payment', 'reversal') AND provider IN ({})",
         scope.join(", ")
     )
 }
 
-/// The `keyed` table: one row per provider txn id with both sides' counts,
-/// first-row addresses (`l_addr`, `s_addr`), amounts, currency codes and
-/// totals, and its `status` (`matched` or a pair exception).
-///
-/// `label`, when set, is the provider name both sides report under
-/// (`mpesa` covers `mpesa_c2b` and `mpesa_stk`), else the ledger's
-/// provider (`generic` for ids only the statement has).
-///
-/// A side's amount and currency are those of its smallest money key; the
-/// pair matches when both sides' smallest and largest keys agree, so a
-/// duplicate booked at another amount is an `amount_mismatch` as well.
-pub fn keyed(label: Option<&str>) -> String {
-    let provider = label.map_or_else(
-        || "coalesce(ledger_provider(l_addr), 'generic')".to_string(),
-        literal,
-    );
-    format!(
-        "WITH sides AS (
-  SELECT provider_txn_id AS txn_id, addr AS l_addr, CAST(NULL AS BIGINT UNSIGNED) AS s_addr,
-         amount AS l_amount, money_key(amount, currency) AS l_key,
-         CAST(NULL AS DECIMAL(18, 4)) AS s_amount, CAST(NULL AS DECIMAL(18, 4)) AS s_fee,
-         CAST(NULL AS DECIMAL(38, 0)) AS s_key
+/// The `grouped` table: per txn id, each side's count and first row.
+pub const GROUPED: &str = "SELECT txn_id,
+  count(l_addr) AS ledger_count, min(l_addr) AS l_addr,
+  count(s_addr) AS statement_count, min(s_addr) AS s_addr
+FROM (
+  SELECT provider_txn_id AS txn_id, addr AS l_addr, CAST(NULL AS BIGINT UNSIGNED) AS s_addr
   FROM ledger_scope
   UNION ALL
-  SELECT txn_id, CAST(NULL AS BIGINT UNSIGNED), addr,
-         CAST(NULL AS DECIMAL(18, 4)), CAST(NULL AS DECIMAL(38, 0)),
-         amount, fee, money_key(amount, currency)
-  FROM statement
-  WHERE kind IN ('payment', 'reversal')
-), grouped AS (
-  SELECT txn_id,
-         count(l_addr) AS ledger_count, min(l_addr) AS l_addr,
-         min(l_key) AS l_key, max(l_key) AS l_key_max,
-         CAST(sum(l_amount) AS DECIMAL(38, 4)) AS ledger_total,
-         count(s_addr) AS statement_count, min(s_addr) AS s_addr,
-         min(s_key) AS s_key, max(s_key) AS s_key_max,
-         CAST(sum(s_amount) AS DECIMAL(38, 4)) AS statement_total,
-         CAST(sum(s_fee) AS DECIMAL(38, 4)) AS statement_fees
-  FROM sides
-  GROUP BY txn_id
+  SELECT txn_id, CAST(NULL AS BIGINT UNSIGNED), addr
+  FROM statement WHERE kind IN ('payment', 'reversal')
 )
-SELECT txn_id, {provider} AS provider,
-  ledger_count, l_addr, money_amount(l_key) AS ledger_amount,
-  money_currency(l_key) AS ledger_currency_code, ledger_total,
-  statement_count, s_addr, money_amount(s_key) AS statement_amount,
-  money_currency(s_key) AS statement_currency_code, statement_total, statement_fees,
+GROUP BY txn_id";
+
+/// Txn ids with more than one row on a side.
+pub const DUPLICATE_IDS: &str =
+    "SELECT txn_id FROM grouped WHERE ledger_count > 1 OR statement_count > 1";
+
+/// The `duplicates` table: for the [`DUPLICATE_IDS`] (the set
+/// `duplicate_id(txn_id)` tests), each side's smallest and largest money
+/// key and its totals.
+pub const DUPLICATES: &str = "SELECT txn_id,
+  min(l_key) AS l_key_min, max(l_key) AS l_key_max, sum(l_amount) AS ledger_total,
+  min(s_key) AS s_key_min, max(s_key) AS s_key_max, sum(s_amount) AS statement_total,
+  sum(s_fee) AS statement_fees
+FROM (
+  SELECT provider_txn_id AS txn_id, money_key(amount, currency) AS l_key, amount AS l_amount,
+         CAST(NULL AS DECIMAL(38, 0)) AS s_key, CAST(NULL AS DECIMAL(18, 4)) AS s_amount,
+         CAST(NULL AS DECIMAL(18, 4)) AS s_fee
+  FROM ledger_scope WHERE duplicate_id(provider_txn_id)
+  UNION ALL
+  SELECT txn_id, CAST(NULL AS DECIMAL(38, 0)), CAST(NULL AS DECIMAL(18, 4)),
+         money_key(amount, currency), amount, fee
+  FROM statement WHERE kind IN ('payment', 'reversal') AND duplicate_id(txn_id)
+)
+GROUP BY txn_id";
+
+/// The `keyed` table: one row per txn id with each side's count and first
+/// row, the id's row in `duplicates` (`d_addr`, NULL for most), and its
+/// `status` (`matched` or a pair exception).
+///
+/// A side of one row is compared on its amount and currency. A side of
+/// several is compared on its smallest and largest money key: the pair
+/// matches when both agree, so a duplicate booked at another amount is an
+/// `amount_mismatch` too.
+pub const KEYED: &str = "SELECT g.txn_id, ledger_count, l_addr, statement_count, s_addr,
+  d.addr AS d_addr,
   CASE
     WHEN ledger_count = 0 THEN 'missing_in_ledger'
     WHEN statement_count = 0 THEN 'missing_in_statement'
-    WHEN money_currency(l_key) <> money_currency(s_key)
-      OR money_currency(l_key_max) <> money_currency(s_key_max) THEN 'currency_mismatch'
-    WHEN l_key <> s_key OR l_key_max <> s_key_max THEN 'amount_mismatch'
+    WHEN d.addr IS NULL THEN CASE
+      WHEN ledger_currency(l_addr) <> statement_currency(s_addr) THEN 'currency_mismatch'
+      WHEN ledger_amount(l_addr) <> statement_amount(s_addr) THEN 'amount_mismatch'
+      ELSE 'matched'
+    END
+    WHEN money_currency(d.l_key_min) <> money_currency(d.s_key_min)
+      OR money_currency(d.l_key_max) <> money_currency(d.s_key_max) THEN 'currency_mismatch'
+    WHEN d.l_key_min <> d.s_key_min OR d.l_key_max <> d.s_key_max THEN 'amount_mismatch'
     ELSE 'matched'
   END AS status
-FROM grouped"
-    )
+FROM grouped AS g LEFT JOIN duplicates AS d ON g.txn_id = d.txn_id";
+
+/// The classification's output queries for one statement: `label`, when
+/// set, is the provider name both sides report under (`mpesa` covers
+/// `mpesa_c2b` and `mpesa_stk`), else the ledger's provider (`generic` for
+/// ids only the statement has).
+#[derive(Clone, Debug)]
+pub struct Queries {
+    /// SQL for a keyed row's provider.
+    provider: String,
 }
 
 /// A keyed row's payment id: the ledger's provider and the txn id.
 const PAYMENT_ID: &str = "ledger_provider(l_addr) || ':' || txn_id";
 
-/// `matched.parquet`: one row per paired payment.
-pub fn matched() -> String {
-    format!(
-        "SELECT provider, txn_id, {PAYMENT_ID} AS payment_id, ledger_customer_id(l_addr) AS customer_id,
-  ledger_amount AS amount, currency_name(ledger_currency_code) AS currency,
-  ledger_at(l_addr) AS ledger_at, statement_completed_at(s_addr) AS statement_at,
-  statement_line(s_addr) AS statement_line, statement_fees AS fee
-FROM keyed WHERE status = 'matched'"
-    )
-}
+/// A keyed row's side totals and fees: the duplicates' sums, or the one
+/// row's amount.
+const LEDGER_TOTAL: &str = "coalesce(dup_ledger_total(d_addr), ledger_amount(l_addr))";
+const STATEMENT_TOTAL: &str = "coalesce(dup_statement_total(d_addr), statement_amount(s_addr))";
+const STATEMENT_FEES: &str = "coalesce(dup_statement_fees(d_addr), statement_fee(s_addr))";
 
-/// `exceptions`: one row per exception; an id can carry a pair exception
-/// and duplicate exceptions on either side.
-pub fn exceptions() -> String {
-    format!(
-        "WITH e AS (
+impl Queries {
+    /// The queries for a statement reported under `label`.
+    pub fn new(label: Option<&str>) -> Self {
+        let provider = label.map_or_else(
+            || "coalesce(ledger_provider(l_addr), 'generic')".to_string(),
+            literal,
+        );
+        Queries { provider }
+    }
+
+    /// `matched.parquet`: one row per paired payment.
+    pub fn matched(&self) -> String {
+        format!(
+            "SELECT {provider} AS provider, txn_id, {PAYMENT_ID} AS payment_id,
+  ledger_customer_id(l_addr) AS customer_id,
+  ledger_amount(l_addr) AS amount, ledger_currency(l_addr) AS currency,
+  ledger_at(l_addr) AS ledger_at, statement_completed_at(s_addr) AS statement_at,
+  statement_line(s_addr) AS statement_line,
+  CAST({STATEMENT_FEES} AS DECIMAL(38, 4)) AS fee
+FROM keyed WHERE status = 'matched'",
+            provider = self.provider
+        )
+    }
+
+    /// `exceptions`: one row per exception; an id can carry a pair
+    /// exception and duplicate exceptions on either side. Amounts, times
+    /// and line are each side's first row's.
+    pub fn exceptions(&self) -> String {
+        format!(
+            "WITH e AS (
   SELECT status AS kind, * FROM keyed WHERE status <> 'matched'
   UNION ALL
   SELECT 'duplicate_in_ledger' AS kind, * FROM keyed WHERE ledger_count > 1
   UNION ALL
   SELECT 'duplicate_in_statement' AS kind, * FROM keyed WHERE statement_count > 1
 )
-SELECT kind, provider, txn_id, {PAYMENT_ID} AS payment_id, ledger_customer_id(l_addr) AS customer_id,
-  ledger_count, ledger_amount, currency_name(ledger_currency_code) AS ledger_currency,
-  ledger_at(l_addr) AS ledger_at,
-  statement_count, statement_line(s_addr) AS statement_line, statement_amount,
-  currency_name(statement_currency_code) AS statement_currency,
+SELECT kind, {provider} AS provider, txn_id, {PAYMENT_ID} AS payment_id,
+  ledger_customer_id(l_addr) AS customer_id,
+  ledger_count, ledger_amount(l_addr) AS ledger_amount,
+  ledger_currency(l_addr) AS ledger_currency, ledger_at(l_addr) AS ledger_at,
+  statement_count, statement_line(s_addr) AS statement_line,
+  statement_amount(s_addr) AS statement_amount,
+  statement_currency(s_addr) AS statement_currency,
   statement_completed_at(s_addr) AS statement_at,
-  CAST(statement_amount - ledger_amount AS DECIMAL(19, 4)) AS difference,
+  CAST(statement_amount(s_addr) - ledger_amount(l_addr) AS DECIMAL(19, 4)) AS difference,
   statement_reference(s_addr) AS reference, statement_counterparty(s_addr) AS counterparty
 FROM e
-ORDER BY provider, txn_id, kind"
-    )
+ORDER BY provider, txn_id, kind",
+            provider = self.provider
+        )
+    }
+
+    /// Per provider, day and currency: counts and totals of both sides and
+    /// of each outcome.
+    pub fn by_day(&self) -> String {
+        let mut kinds = String::new();
+        for kind in [
+            "matched",
+            EXCEPTION_KINDS[0],
+            EXCEPTION_KINDS[1],
+            EXCEPTION_KINDS[2],
+            EXCEPTION_KINDS[3],
+        ] {
+            kinds.push_str(&format!(
+                ",\n  CAST(sum(CASE WHEN status = '{kind}' THEN 1 ELSE 0 END) AS BIGINT) AS {kind}"
+            ));
+        }
+        // Grouped by numbers (a date, a currency code), named afterwards: a
+        // string per key row would cost more than the aggregation.
+        format!(
+            "SELECT provider, to_char(day, '%Y-%m-%d') AS day, currency_name(code) AS currency, * EXCLUDE (provider, day, code)
+FROM (SELECT {provider} AS provider,
+  CAST(coalesce(statement_completed_at(s_addr), ledger_at(l_addr)) AS DATE) AS day,
+  currency_code(coalesce(statement_currency(s_addr), ledger_currency(l_addr))) AS code,
+  CAST(sum(statement_count) AS BIGINT) AS statement_lines,
+  CAST(coalesce(sum({STATEMENT_TOTAL}), 0) AS DECIMAL(38, 4)) AS statement_gross,
+  CAST(coalesce(sum({STATEMENT_FEES}), 0) AS DECIMAL(38, 4)) AS statement_fees,
+  CAST(sum(ledger_count) AS BIGINT) AS ledger_entries,
+  CAST(coalesce(sum({LEDGER_TOTAL}), 0) AS DECIMAL(38, 4)) AS ledger_total,
+  CAST(sum(CASE WHEN ledger_count > 1 THEN 1 ELSE 0 END) AS BIGINT) AS duplicate_in_ledger,
+  CAST(sum(CASE WHEN statement_count > 1 THEN 1 ELSE 0 END) AS BIGINT) AS duplicate_in_statement{kinds}
+FROM keyed GROUP BY 1, 2, 3)",
+            provider = self.provider
+        )
+    }
 }
 
 /// Statement lines the ledger lacks, in file order (`--replay-missing`):
@@ -190,8 +265,12 @@ mod tests {
     #[test]
     fn literals_are_quoted() {
         assert_eq!(literal("o'brien"), "'o''brien'");
-        assert!(keyed(Some("mpesa")).contains("'mpesa' AS provider"));
-        assert!(keyed(None).contains("coalesce(ledger_provider(l_addr), 'generic') AS provider"));
+        assert!(Queries::new(Some("mpesa"))
+            .matched()
+            .contains("'mpesa' AS provider"));
+        assert!(Queries::new(None)
+            .by_day()
+            .contains("coalesce(ledger_provider(l_addr), 'generic') AS provider"));
         let scope = ledger_scope(&["mpesa_c2b".into(), "o'x".into()]);
         assert!(scope.contains("provider IN ('mpesa_c2b', 'o''x')"));
     }
