@@ -29,6 +29,14 @@ pub fn session() -> SessionContext {
     // ([`crate::job::writer_properties`]): DataFusion's default, zstd(3),
     // spent a tenth of a 10M-row reconciliation compressing.
     config.options_mut().execution.parquet.compression = Some("snappy".into());
+    // Parquet strings read as `Utf8`, the type every table and function
+    // here uses: as `Utf8View` (DataFusion's default) each string column
+    // of a 10M-row ledger was read and then cast, a copy of each.
+    config
+        .options_mut()
+        .execution
+        .parquet
+        .schema_force_view_types = false;
     let ctx = SessionContext::new_with_config(config);
     crate::udf::register(&ctx);
     ctx

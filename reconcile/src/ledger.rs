@@ -363,14 +363,22 @@ pub async fn register(ctx: &SessionContext, path: &Path, progress: &ProgressBar)
             let options = ParquetReadOptions::default().file_extension(".parquet");
             ctx.register_parquet("ledger_source", &location, options)
                 .await?;
-            ctx.sql(
+            // Snapshots carry the payment id's two halves as columns; other
+            // Parquet ledgers are split here.
+            let source = ctx.table("ledger_source").await?;
+            let has = |name: &str| source.schema().field_with_unqualified_name(name).is_ok();
+            let (provider, txn) = if has("provider") && has("provider_txn_id") {
+                ("provider", "provider_txn_id")
+            } else {
+                ("payment_provider(payment_id)", "payment_txn_id(payment_id)")
+            };
+            ctx.sql(&format!(
                 "CREATE VIEW ledger AS SELECT entry_id, customer_id, payment_id, invoice_id, kind, \
                  CAST(amount AS DECIMAL(18, 4)) AS amount, currency, \
                  arrow_cast(at, 'Timestamp(Microsecond, Some(\"UTC\"))') AS at, \
-                 payment_provider(payment_id) AS provider, \
-                 payment_txn_id(payment_id) AS provider_txn_id \
-                 FROM ledger_source",
-            )
+                 {provider} AS provider, {txn} AS provider_txn_id \
+                 FROM ledger_source"
+            ))
             .await?;
             progress.finish();
         }

@@ -80,6 +80,7 @@ pub fn register(
         let name = format!("{prefix}_{}", field.name());
         let fetch = Fetch {
             name: name.clone(),
+            lengths: sources.iter().map(|a| a.len()).collect(),
             sources: Arc::new(sources),
         };
         ctx.register_udf(create_udf(
@@ -97,6 +98,8 @@ pub fn register(
 struct Fetch {
     name: String,
     sources: Arc<Vec<ArrayRef>>,
+    /// Rows of each source, for bounds checks without a call per row.
+    lengths: Vec<usize>,
 }
 
 impl Fetch {
@@ -115,7 +118,7 @@ impl Fetch {
                 None => (null_source, 0),
                 Some(addr) => locate(addr),
             };
-            if at.0 > null_source || at.1 >= self.sources[at.0].len() {
+            if self.lengths.get(at.0).is_none_or(|len| at.1 >= *len) {
                 return exec_err!("{}: no row at address {addr:?}", self.name);
             }
             indices.push(at);

@@ -13,7 +13,6 @@
 //!   side of a txn id say whether all its amounts and currencies agree,
 //!   with half the accumulators of separate amount and currency columns.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -146,7 +145,7 @@ pub fn register_id_set(
     name: &str,
     members: impl IntoIterator<Item = String>,
 ) {
-    let members: HashSet<String> = members.into_iter().collect();
+    let members: datafusion::common::HashSet<String> = members.into_iter().collect();
     let test = move |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(args)?;
         let texts = arrays[0].as_string::<i32>();

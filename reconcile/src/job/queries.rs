@@ -110,6 +110,9 @@ pub struct Queries {
     provider: String,
 }
 
+/// Microseconds in a day.
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
 /// A keyed row's payment id: the ledger's provider and the txn id.
 const PAYMENT_ID: &str = "ledger_provider(l_addr) || ':' || txn_id";
 
@@ -188,10 +191,13 @@ ORDER BY provider, txn_id, kind",
         }
         // Grouped by numbers (a date, a currency code), named afterwards: a
         // string per key row would cost more than the aggregation.
+        // The day is whole UTC days since 1970: integer division, where a
+        // cast to DATE converted every time through its time zone.
         format!(
-            "SELECT provider, to_char(day, '%Y-%m-%d') AS day, currency_name(code) AS currency, * EXCLUDE (provider, day, code)
+            "SELECT provider, to_char(to_timestamp_micros(day * {MICROS_PER_DAY}), '%Y-%m-%d') AS day,
+  currency_name(code) AS currency, * EXCLUDE (provider, day, code)
 FROM (SELECT {provider} AS provider,
-  CAST(coalesce(statement_completed_at(s_addr), ledger_at(l_addr)) AS DATE) AS day,
+  arrow_cast(coalesce(statement_completed_at(s_addr), ledger_at(l_addr)), 'Int64') / {MICROS_PER_DAY} AS day,
   currency_code(coalesce(statement_currency(s_addr), ledger_currency(l_addr))) AS code,
   CAST(sum(statement_count) AS BIGINT) AS statement_lines,
   CAST(coalesce(sum({STATEMENT_TOTAL}), 0) AS DECIMAL(38, 4)) AS statement_gross,
