@@ -7,6 +7,10 @@
 #
 #   benches/recon/run.sh 1000000        # 1M × 1M
 #   benches/recon/run.sh 10000000       # 10M × 10M
+#   RUNS=2 benches/recon/run.sh 10000000   # each engine twice, in turn
+#
+# On a VM whose host reclaims idle guest memory, the first touch of memory
+# after a pause costs far more than a later one: RUNS=2 shows both.
 set -euo pipefail
 N="${1:-1000000}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -24,20 +28,22 @@ echo "data: $DATA ($(du -sh "$DATA/ledger.parquet" | cut -f1) ledger.parquet, $(
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr)"
 
 measure() {
-  local name="$1"; shift
+  local name="$1" run="$2"; shift 2
   rm -rf "$DATA/out-$name"
   /usr/bin/time -f "%e %M" -o "$DATA/$name.time" "$@" > "$DATA/$name.stdout"
   read -r secs kb < "$DATA/$name.time"
-  printf '| %-8s | %8s s | %7s MiB |\n' "$name" "$secs" "$((kb / 1024))"
+  printf '| %-8s | %3s | %8s s | %7s MiB |\n' "$name" "$run" "$secs" "$((kb / 1024))"
 }
-echo "| engine   |     wall   | peak RSS    |"
-echo "|----------|------------|-------------|"
-measure paymatch "$BIN/paymatch" --quiet reconcile --ledger "$DATA/ledger.parquet" \
-  --statement "$DATA/statement.csv" --format generic --out "$DATA/out-paymatch"
-measure duckdb "$PYTHON" benches/recon/peers.py duckdb "$DATA/ledger.parquet" "$DATA/statement.csv" "$DATA/out-duckdb"
-if [ "${SKIP_PANDAS:-}" = "" ]; then
-  measure pandas "$PYTHON" benches/recon/peers.py pandas "$DATA/ledger.parquet" "$DATA/statement.csv" "$DATA/out-pandas"
-fi
+echo "| engine   | run |     wall   | peak RSS    |"
+echo "|----------|-----|------------|-------------|"
+for run in $(seq 1 "${RUNS:-1}"); do
+  measure paymatch "$run" "$BIN/paymatch" --quiet reconcile --ledger "$DATA/ledger.parquet" \
+    --statement "$DATA/statement.csv" --format generic --out "$DATA/out-paymatch"
+  measure duckdb "$run" "$PYTHON" benches/recon/peers.py duckdb "$DATA/ledger.parquet" "$DATA/statement.csv" "$DATA/out-duckdb"
+  if [ "${SKIP_PANDAS:-}" = "" ]; then
+    measure pandas "$run" "$PYTHON" benches/recon/peers.py pandas "$DATA/ledger.parquet" "$DATA/statement.csv" "$DATA/out-pandas"
+  fi
+done
 
 # Every engine must report exactly what was injected.
 "$PYTHON" - "$DATA" <<'PY'

@@ -65,6 +65,25 @@ struct Part {
     quotes: u64,
 }
 
+/// A reader that counts the line breaks and quote characters it passes on,
+/// so a range is read once, streaming, in a buffer of its own size only.
+struct Counting<R> {
+    inner: R,
+    newlines: u64,
+    quotes: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for b in &buf[..n] {
+            self.newlines += u64::from(*b == b'\n');
+            self.quotes += u64::from(*b == b'"');
+        }
+        Ok(n)
+    }
+}
+
 fn read_part(
     path: &Path,
     from: u64,
@@ -77,21 +96,22 @@ fn read_part(
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     file.seek(SeekFrom::Start(from))
         .map_err(|e| Error::io(path, e))?;
-    let mut bytes = Vec::with_capacity((to - from) as usize);
-    file.take(to - from)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
-    let newlines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
-    let quotes = bytes.iter().filter(|b| **b == b'"').count() as u64;
+    let counting = Counting {
+        inner: file.take(to - from),
+        newlines: 0,
+        quotes: 0,
+    };
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(bytes.as_slice());
+        .buffer_capacity(1 << 20)
+        .from_reader(counting);
     let read = read_rows(&mut csv, 0, positions, format, options, progress)?;
+    let counted = csv.into_inner();
     Ok(Part {
         read,
-        newlines,
-        quotes,
+        newlines: counted.newlines,
+        quotes: counted.quotes,
     })
 }
 
