@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Int64Array, StringArray,
+    Array, ArrayRef, AsArray, Decimal128Array, Int64Array, StringArray, UInt64Array,
 };
 use arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
@@ -136,25 +136,25 @@ fn name_of(a: &ArrayRef) -> ArrayRef {
     Arc::new(out)
 }
 
-/// Registers `name(text)`: whether `text` is one of `members`. For a set
-/// small enough to hold in memory, tested against millions of rows: a hash
-/// lookup per row, where a semi-join would build its table from the big
-/// side.
-pub fn register_id_set(
+/// Registers `name(text)`: the number `entries` holds for `text`, NULL for
+/// text it does not hold. For a map small enough to hold in memory, looked
+/// up from millions of rows: a hash lookup per row, where a join would
+/// build its table or copy every row of the big side.
+pub fn register_lookup(
     ctx: &SessionContext,
     name: &str,
-    members: impl IntoIterator<Item = String>,
+    entries: impl IntoIterator<Item = (String, u64)>,
 ) {
-    let members: datafusion::common::HashSet<String> = members.into_iter().collect();
-    let test = move |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
+    let entries: datafusion::common::HashMap<String, u64> = entries.into_iter().collect();
+    let lookup = move |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(args)?;
         let texts = arrays[0].as_string::<i32>();
-        let out: BooleanArray = if members.is_empty() {
-            BooleanArray::from(vec![false; texts.len()])
+        let out: UInt64Array = if entries.is_empty() {
+            UInt64Array::new_null(texts.len())
         } else {
             texts
                 .iter()
-                .map(|t| Some(t.is_some_and(|t| members.contains(t))))
+                .map(|t| t.and_then(|t| entries.get(t).copied()))
                 .collect()
         };
         Ok(ColumnarValue::Array(Arc::new(out)))
@@ -162,9 +162,9 @@ pub fn register_id_set(
     ctx.register_udf(create_udf(
         name,
         vec![DataType::Utf8],
-        DataType::Boolean,
+        DataType::UInt64,
         Volatility::Immutable,
-        Arc::new(test),
+        Arc::new(lookup),
     ));
 }
 

@@ -188,16 +188,19 @@ async fn run(options: &ReconcileOptions) -> Result<Summary> {
         "grouped by txn id"
     );
     let ids = collect(&ctx, queries::DUPLICATE_IDS).await?;
-    udf::register_id_set(
-        &ctx,
-        "duplicate_id",
-        ids.iter().flat_map(|b| {
-            let ids = summary::strings(b, "txn_id");
-            (0..b.num_rows()).filter_map(move |row| summary::text_at(&ids, row))
-        }),
-    );
+    udf::register_lookup(&ctx, "duplicate_id", txn_ids(&ids).map(|id| (id, 0)));
     let (schema, duplicates) = materialize(&ctx, queries::DUPLICATES).await?;
-    let duplicates = duplicates.into_iter().flatten().collect();
+    let duplicates: Vec<RecordBatch> = duplicates.into_iter().flatten().collect();
+    let mut rows_of = Vec::new();
+    for (batch, b) in duplicates.iter().enumerate() {
+        let ids = summary::strings(b, "txn_id");
+        for row in 0..b.num_rows() {
+            if let Some(id) = summary::text_at(&ids, row) {
+                rows_of.push((id, rows::address(batch, row)));
+            }
+        }
+    }
+    udf::register_lookup(&ctx, "duplicate_row", rows_of);
     rows::register(&ctx, "duplicates", "dup", schema, duplicates)?;
     let (schema, keyed) = materialize(&ctx, queries::KEYED).await?;
     ctx.register_table("keyed", Arc::new(MemTable::try_new(schema, keyed)?))?;
@@ -247,6 +250,14 @@ async fn run(options: &ReconcileOptions) -> Result<Summary> {
     output::json(&options.out.join("summary.json"), &summary)?;
     writing.finish();
     Ok(summary)
+}
+
+/// The `txn_id` column of `batches`, row by row.
+fn txn_ids(batches: &[RecordBatch]) -> impl Iterator<Item = String> + '_ {
+    batches.iter().flat_map(|b| {
+        let ids = summary::strings(b, "txn_id");
+        (0..b.num_rows()).filter_map(move |row| summary::text_at(&ids, row))
+    })
 }
 
 /// Runs `sql` and keeps its result in memory, by partition.

@@ -56,9 +56,9 @@ GROUP BY txn_id";
 pub const DUPLICATE_IDS: &str =
     "SELECT txn_id FROM grouped WHERE ledger_count > 1 OR statement_count > 1";
 
-/// The `duplicates` table: for the [`DUPLICATE_IDS`] (the set
-/// `duplicate_id(txn_id)` tests), each side's smallest and largest money
-/// key and its totals.
+/// The `duplicates` table: for the [`DUPLICATE_IDS`] (those for which
+/// `duplicate_id(txn_id)` is not NULL), each side's smallest and largest
+/// money key and its totals.
 pub const DUPLICATES: &str = "SELECT txn_id,
   min(l_key) AS l_key_min, max(l_key) AS l_key_max, sum(l_amount) AS ledger_total,
   min(s_key) AS s_key_min, max(s_key) AS s_key_max, sum(s_amount) AS statement_total,
@@ -67,38 +67,40 @@ FROM (
   SELECT provider_txn_id AS txn_id, money_key(amount, currency) AS l_key, amount AS l_amount,
          CAST(NULL AS DECIMAL(38, 0)) AS s_key, CAST(NULL AS DECIMAL(18, 4)) AS s_amount,
          CAST(NULL AS DECIMAL(18, 4)) AS s_fee
-  FROM ledger_scope WHERE duplicate_id(provider_txn_id)
+  FROM ledger_scope WHERE duplicate_id(provider_txn_id) IS NOT NULL
   UNION ALL
   SELECT txn_id, CAST(NULL AS DECIMAL(38, 0)), CAST(NULL AS DECIMAL(18, 4)),
          money_key(amount, currency), amount, fee
-  FROM statement WHERE kind IN ('payment', 'reversal') AND duplicate_id(txn_id)
+  FROM statement WHERE kind IN ('payment', 'reversal') AND duplicate_id(txn_id) IS NOT NULL
 )
 GROUP BY txn_id";
 
 /// The `keyed` table: one row per txn id with each side's count and first
-/// row, the id's row in `duplicates` (`d_addr`, NULL for most), and its
-/// `status` (`matched` or a pair exception).
+/// row, the id's row in `duplicates` (`d_addr`, from `duplicate_row`;
+/// NULL for most), and its `status` (`matched` or a pair exception). The
+/// grouped columns are shared, not copied.
 ///
 /// A side of one row is compared on its amount and currency. A side of
 /// several is compared on its smallest and largest money key: the pair
 /// matches when both agree, so a duplicate booked at another amount is an
 /// `amount_mismatch` too.
-pub const KEYED: &str = "SELECT g.txn_id, ledger_count, l_addr, statement_count, s_addr,
-  d.addr AS d_addr,
+pub const KEYED: &str = "SELECT *,
   CASE
     WHEN ledger_count = 0 THEN 'missing_in_ledger'
     WHEN statement_count = 0 THEN 'missing_in_statement'
-    WHEN d.addr IS NULL THEN CASE
+    WHEN d_addr IS NULL THEN CASE
       WHEN ledger_currency(l_addr) <> statement_currency(s_addr) THEN 'currency_mismatch'
       WHEN ledger_amount(l_addr) <> statement_amount(s_addr) THEN 'amount_mismatch'
       ELSE 'matched'
     END
-    WHEN money_currency(d.l_key_min) <> money_currency(d.s_key_min)
-      OR money_currency(d.l_key_max) <> money_currency(d.s_key_max) THEN 'currency_mismatch'
-    WHEN d.l_key_min <> d.s_key_min OR d.l_key_max <> d.s_key_max THEN 'amount_mismatch'
+    WHEN money_currency(dup_l_key_min(d_addr)) <> money_currency(dup_s_key_min(d_addr))
+      OR money_currency(dup_l_key_max(d_addr)) <> money_currency(dup_s_key_max(d_addr))
+      THEN 'currency_mismatch'
+    WHEN dup_l_key_min(d_addr) <> dup_s_key_min(d_addr)
+      OR dup_l_key_max(d_addr) <> dup_s_key_max(d_addr) THEN 'amount_mismatch'
     ELSE 'matched'
   END AS status
-FROM grouped AS g LEFT JOIN duplicates AS d ON g.txn_id = d.txn_id";
+FROM (SELECT *, duplicate_row(txn_id) AS d_addr FROM grouped)";
 
 /// The classification's output queries for one statement: `label`, when
 /// set, is the provider name both sides report under (`mpesa` covers

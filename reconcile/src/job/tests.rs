@@ -282,3 +282,63 @@ fn sql_sees_each_parquet_file_and_the_snapshot_as_tables() {
     crate::sql::print(&batches, crate::sql::OutputFormat::Csv, &mut csv).unwrap();
     assert_eq!(String::from_utf8(csv).unwrap(), "day,n\n2026-11-02,13\n");
 }
+
+#[test]
+fn duplicates_at_other_amounts_or_currencies_are_mismatches_and_totals_add_every_row() {
+    let p = |id: &str, amount: &str, currency: &str| entry(id, "payment", amount, currency, DAY);
+    let ledger = vec![
+        // Booked twice at different amounts, printed once.
+        p("generic:D1", "100.00", "KES"),
+        p("generic:D1", "120.00", "KES"),
+        // Booked once, printed twice: once in another currency.
+        p("generic:D2", "100.00", "KES"),
+        // Same amounts on both sides, currencies swapped between them.
+        p("generic:D3", "100.00", "KES"),
+        p("generic:D3", "200.00", "KES"),
+        // Twice on both sides, all equal.
+        p("generic:D4", "50.00", "KES"),
+        p("generic:D4", "50.00", "KES"),
+    ];
+    let statement = "txn_id,amount,currency,completed_at,reference,counterparty
+D1,100.00,KES,2026-11-02T06:38:45Z,,
+D2,100.00,KES,2026-11-03T06:38:45Z,,
+D2,100.00,UGX,2026-11-03T06:38:45Z,,
+D3,100.00,KES,2026-11-03T06:38:45Z,,
+D3,200.00,UGX,2026-11-03T06:38:45Z,,
+D4,50.00,KES,2026-11-02T06:38:45Z,,
+D4,50.00,KES,2026-11-02T06:38:45Z,,
+";
+    let c = case(&ledger, statement, "generic");
+    let summary = reconcile(&c.options).unwrap();
+    let exceptions = read_parquet(&c.options.out.join("exceptions.parquet"));
+    let expected: BTreeSet<(String, String)> = [
+        ("amount_mismatch", "D1"),
+        ("duplicate_in_ledger", "D1"),
+        ("currency_mismatch", "D2"),
+        ("duplicate_in_statement", "D2"),
+        ("currency_mismatch", "D3"),
+        ("duplicate_in_ledger", "D3"),
+        ("duplicate_in_statement", "D3"),
+        ("duplicate_in_ledger", "D4"),
+        ("duplicate_in_statement", "D4"),
+    ]
+    .iter()
+    .map(|(k, t)| (k.to_string(), t.to_string()))
+    .collect();
+    assert_eq!(pairs(&exceptions, "kind", "txn_id"), expected);
+    assert_eq!(summary.matched, 1);
+
+    // Every row counts in its id's day (the first statement line's):
+    // duplicates included, each at its own amount.
+    let day = summary
+        .days
+        .iter()
+        .find(|d| d.day == "2026-11-02")
+        .expect("the day of D1 and D4");
+    assert_eq!(day.currency, "KES");
+    assert_eq!(day.ledger.entries, 4);
+    assert_eq!(day.ledger.total, "320.00");
+    assert_eq!(day.statement.lines, 3);
+    assert_eq!(day.statement.gross, "200.00");
+    assert_eq!(day.difference, "-120.00");
+}
