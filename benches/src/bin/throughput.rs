@@ -17,6 +17,11 @@ use pipeline::generator::{self, GenerateOptions};
 use pipeline::stages::{Routed, Stage1, Stage2};
 use pipeline::Config;
 
+/// The allocator the `paymatch` binary runs with, so the harness measures
+/// what operators run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Throughput harness.
 #[derive(Parser)]
 struct Args {
