@@ -7,11 +7,10 @@
 //!   as an integer and back. Grouping aggregates over integers are several
 //!   times cheaper than over strings, and currencies are compared for every
 //!   payment;
-//! * `money_key(amount, currency)`, `money_amount(key)`,
-//!   `money_currency(key)`: an amount and its currency as one integer that
-//!   orders by amount, then currency. One `min` and one `max` of it per
-//!   side of a txn id say whether all its amounts and currencies agree,
-//!   with half the accumulators of separate amount and currency columns.
+//! * `money_key(amount, currency)`, `money_currency(key)`: an amount and
+//!   its currency as one integer that orders by amount, then currency. One
+//!   `min` and one `max` of it per side of a duplicated txn id say whether
+//!   all its amounts and currencies agree.
 
 use std::sync::Arc;
 
@@ -23,7 +22,7 @@ use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility}
 use datafusion::prelude::SessionContext;
 
 use crate::ledger::split_payment_id;
-use crate::schema::{amount_type, AMOUNT_PRECISION, AMOUNT_SCALE};
+use crate::schema::amount_type;
 
 /// Packs an upper-case three-letter code into an integer.
 pub fn currency_code(code: &str) -> Option<i64> {
@@ -71,15 +70,6 @@ fn key_of(args: &[ColumnarValue]) -> datafusion::error::Result<ColumnarValue> {
     Ok(ColumnarValue::Array(Arc::new(
         out.with_precision_and_scale(38, 0)?,
     )))
-}
-
-fn amount_of_key(a: &ArrayRef) -> ArrayRef {
-    let keys = a.as_primitive::<Decimal128Type>();
-    let out: Decimal128Array = keys.iter().map(|k| k.map(|k| money_parts(k).0)).collect();
-    Arc::new(
-        out.with_precision_and_scale(AMOUNT_PRECISION, AMOUNT_SCALE)
-            .expect("valid amount type"),
-    )
 }
 
 fn currency_of_key(a: &ArrayRef) -> ArrayRef {
@@ -200,12 +190,6 @@ pub fn register(ctx: &SessionContext) {
         key_type(),
         Volatility::Immutable,
         Arc::new(key_of),
-    ));
-    ctx.register_udf(udf(
-        "money_amount",
-        key_type(),
-        amount_type(),
-        amount_of_key,
     ));
     ctx.register_udf(udf(
         "money_currency",

@@ -222,39 +222,6 @@ pub const MISSING_IN_LEDGER: &str = "SELECT statement_provider(s_addr) AS provid
   statement_reference(s_addr) AS reference, statement_counterparty(s_addr) AS counterparty
 FROM keyed WHERE status = 'missing_in_ledger' ORDER BY s_addr";
 
-/// Per provider, day and currency: counts and totals of both sides and of
-/// each outcome.
-pub fn by_day() -> String {
-    let mut kinds = String::new();
-    for kind in [
-        "matched",
-        EXCEPTION_KINDS[0],
-        EXCEPTION_KINDS[1],
-        EXCEPTION_KINDS[2],
-        EXCEPTION_KINDS[3],
-    ] {
-        kinds.push_str(&format!(
-            ",\n  CAST(sum(CASE WHEN status = '{kind}' THEN 1 ELSE 0 END) AS BIGINT) AS {kind}"
-        ));
-    }
-    // Grouped by numbers (a date, a currency code), named afterwards: a
-    // string per key row would cost more than the aggregation.
-    format!(
-        "SELECT provider, to_char(day, '%Y-%m-%d') AS day, currency_name(code) AS currency, * EXCLUDE (provider, day, code)
-FROM (SELECT provider,
-  CAST(coalesce(statement_completed_at(s_addr), ledger_at(l_addr)) AS DATE) AS day,
-  coalesce(statement_currency_code, ledger_currency_code) AS code,
-  CAST(sum(statement_count) AS BIGINT) AS statement_lines,
-  CAST(coalesce(sum(statement_total), 0) AS DECIMAL(38, 4)) AS statement_gross,
-  CAST(coalesce(sum(statement_fees), 0) AS DECIMAL(38, 4)) AS statement_fees,
-  CAST(sum(ledger_count) AS BIGINT) AS ledger_entries,
-  CAST(coalesce(sum(ledger_total), 0) AS DECIMAL(38, 4)) AS ledger_total,
-  CAST(sum(CASE WHEN ledger_count > 1 THEN 1 ELSE 0 END) AS BIGINT) AS duplicate_in_ledger,
-  CAST(sum(CASE WHEN statement_count > 1 THEN 1 ELSE 0 END) AS BIGINT) AS duplicate_in_statement{kinds}
-FROM keyed GROUP BY 1, 2, 3)"
-    )
-}
-
 /// Statement lines that pair with nothing: charges, payouts, the rest.
 pub const SETTLEMENT: &str = "SELECT provider,
   to_char(completed_at, '%Y-%m-%d') AS day, currency,
