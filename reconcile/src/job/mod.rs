@@ -187,20 +187,13 @@ async fn run(options: &ReconcileOptions) -> Result<Summary> {
         ms = started.elapsed().as_millis() as u64,
         "grouped by txn id"
     );
+    // Only presence in `duplicate_id` matters; `duplicate_row` gives the
+    // id's row in the `duplicates` table.
     let ids = collect(&ctx, queries::DUPLICATE_IDS).await?;
-    udf::register_lookup(&ctx, "duplicate_id", txn_ids(&ids).map(|id| (id, 0)));
+    udf::register_lookup(&ctx, "duplicate_id", txn_id_addresses(&ids));
     let (schema, duplicates) = materialize(&ctx, queries::DUPLICATES).await?;
     let duplicates: Vec<RecordBatch> = duplicates.into_iter().flatten().collect();
-    let mut rows_of = Vec::new();
-    for (batch, b) in duplicates.iter().enumerate() {
-        let ids = summary::strings(b, "txn_id");
-        for row in 0..b.num_rows() {
-            if let Some(id) = summary::text_at(&ids, row) {
-                rows_of.push((id, rows::address(batch, row)));
-            }
-        }
-    }
-    udf::register_lookup(&ctx, "duplicate_row", rows_of);
+    udf::register_lookup(&ctx, "duplicate_row", txn_id_addresses(&duplicates));
     rows::register(&ctx, "duplicates", "dup", schema, duplicates)?;
     let (schema, keyed) = materialize(&ctx, queries::KEYED).await?;
     ctx.register_table("keyed", Arc::new(MemTable::try_new(schema, keyed)?))?;
@@ -252,27 +245,35 @@ async fn run(options: &ReconcileOptions) -> Result<Summary> {
     Ok(summary)
 }
 
-/// The `txn_id` column of `batches`, row by row.
-fn txn_ids(batches: &[RecordBatch]) -> impl Iterator<Item = String> + '_ {
-    batches.iter().flat_map(|b| {
+/// Each row's `txn_id` with its address in `batches`.
+fn txn_id_addresses(batches: &[RecordBatch]) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for (batch, b) in batches.iter().enumerate() {
         let ids = summary::strings(b, "txn_id");
-        (0..b.num_rows()).filter_map(move |row| summary::text_at(&ids, row))
-    })
+        for row in 0..b.num_rows() {
+            if let Some(id) = summary::text_at(&ids, row) {
+                out.push((id, rows::address(batch, row)));
+            }
+        }
+    }
+    out
 }
 
-/// Runs `sql` and keeps its result in memory, by partition.
+/// Runs `sql` and keeps its result in memory, by partition. The physical
+/// plan is built once, logged at debug level and run.
 async fn materialize(
     ctx: &SessionContext,
     sql: &str,
 ) -> Result<(SchemaRef, Vec<Vec<RecordBatch>>)> {
     let frame = ctx.sql(sql).await?;
     let planned = Arc::new(frame.schema().as_arrow().clone());
-    let plan = frame.clone().create_physical_plan().await?;
+    let task = Arc::new(frame.task_ctx());
+    let plan = frame.create_physical_plan().await?;
     tracing::debug!(
         plan = %datafusion::physical_plan::displayable(plan.as_ref()).indent(true),
         "plan"
     );
-    let partitions = frame.collect_partitioned().await?;
+    let partitions = datafusion::physical_plan::collect_partitioned(plan, task).await?;
     Ok((
         batch_schema(partitions.iter().flatten(), planned),
         partitions,
@@ -282,10 +283,8 @@ async fn materialize(
 /// Holds the ledger entries that take part in memory, as table
 /// `ledger_scope` with row addresses and `ledger_{column}(addr)` fetches.
 async fn register_scope(ctx: &SessionContext, providers: &[String]) -> Result<()> {
-    let scope = ctx.sql(&queries::ledger_scope(providers)).await?;
-    let planned = Arc::new(scope.schema().as_arrow().clone());
-    let batches = scope.collect().await?;
-    let schema = batch_schema(batches.iter(), planned);
+    let (schema, partitions) = materialize(ctx, &queries::ledger_scope(providers)).await?;
+    let batches = partitions.into_iter().flatten().collect();
     rows::register(ctx, "ledger_scope", "ledger", schema, batches)
 }
 

@@ -32,8 +32,7 @@ fn literal(text: &str) -> String {
 pub fn ledger_scope(providers: &[String]) -> String {
     let scope: Vec<String> = providers.iter().map(|p| literal(p)).collect();
     format!(
-        "SELECT provider_txn_id, provider, arrow_cast(customer_id, 'Utf8') AS customer_id, amount,
-  arrow_cast(currency, 'Utf8') AS currency, at FROM ledger
+        "SELECT provider_txn_id, provider, customer_id, amount, currency, at FROM ledger
 WHERE kind IN ('payment', 'reversal') AND provider IN ({})",
         scope.join(", ")
     )

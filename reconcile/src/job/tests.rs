@@ -52,6 +52,14 @@ mtn_momo:MM1,100.00,KES,2026-11-02T06:38:45Z,,
 G9,lots,KES,2026-11-02T06:38:45Z,,
 ";
 
+/// (kind, txn id) pairs as `pairs` reads them.
+fn kinds(expected: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    expected
+        .iter()
+        .map(|(k, t)| (k.to_string(), t.to_string()))
+        .collect()
+}
+
 fn text(batch: &RecordBatch, name: &str, row: usize) -> Option<String> {
     text_at(&strings(batch, name), row)
 }
@@ -109,7 +117,7 @@ fn every_exception_kind_with_duplicates_on_both_sides_and_a_one_cent_difference(
     let summary = reconcile(&c.options).unwrap();
     let out = &c.options.out;
     let exceptions = read_parquet(&out.join("exceptions.parquet"));
-    let expected: BTreeSet<(String, String)> = [
+    let expected = kinds(&[
         ("amount_mismatch", "G2"),
         ("currency_mismatch", "G3"),
         ("duplicate_in_ledger", "G6"),
@@ -118,10 +126,7 @@ fn every_exception_kind_with_duplicates_on_both_sides_and_a_one_cent_difference(
         ("duplicate_in_statement", "G8"),
         ("missing_in_ledger", "G5"),
         ("missing_in_statement", "G4"),
-    ]
-    .iter()
-    .map(|(k, t)| (k.to_string(), t.to_string()))
-    .collect();
+    ]);
     assert_eq!(pairs(&exceptions, "kind", "txn_id"), expected);
     let matched = read_parquet(&out.join("matched.parquet"));
     let matched_ids: BTreeSet<String> = pairs(&matched, "txn_id", "provider")
@@ -311,7 +316,7 @@ D4,50.00,KES,2026-11-02T06:38:45Z,,
     let c = case(&ledger, statement, "generic");
     let summary = reconcile(&c.options).unwrap();
     let exceptions = read_parquet(&c.options.out.join("exceptions.parquet"));
-    let expected: BTreeSet<(String, String)> = [
+    let expected = kinds(&[
         ("amount_mismatch", "D1"),
         ("duplicate_in_ledger", "D1"),
         ("currency_mismatch", "D2"),
@@ -321,10 +326,7 @@ D4,50.00,KES,2026-11-02T06:38:45Z,,
         ("duplicate_in_statement", "D3"),
         ("duplicate_in_ledger", "D4"),
         ("duplicate_in_statement", "D4"),
-    ]
-    .iter()
-    .map(|(k, t)| (k.to_string(), t.to_string()))
-    .collect();
+    ]);
     assert_eq!(pairs(&exceptions, "kind", "txn_id"), expected);
     assert_eq!(summary.matched, 1);
 
