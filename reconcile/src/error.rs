@@ -57,6 +57,10 @@ pub enum Error {
     /// Invalid arguments (an empty provider list, a bad option).
     #[error("{0}")]
     Invalid(String),
+    /// Two txn ids got one grouping key (see `udf::txn_key`): a 120-bit
+    /// hash collision, never seen, and refused rather than merged.
+    #[error("txn ids `{}` and `{}` share a grouping key: the job stops rather than merge them; please report it", .0[0], .0[1])]
+    KeyClash([String; 2]),
     /// DataFusion failed to plan or run a query.
     #[error("query failed: {0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),

@@ -74,6 +74,15 @@ pub fn register(
         addressed.push(RecordBatch::try_new(with_address.clone(), columns)?);
     }
     for (column, field) in schema.fields().iter().enumerate() {
+        tracing::debug!(
+            table,
+            column = field.name().as_str(),
+            bytes = batches
+                .iter()
+                .map(|b| b.column(column).get_array_memory_size())
+                .sum::<usize>(),
+            "held"
+        );
         let mut sources: Vec<ArrayRef> = batches.iter().map(|b| b.column(column).clone()).collect();
         // The last source answers NULL addresses.
         sources.push(new_null_array(field.data_type(), 1));

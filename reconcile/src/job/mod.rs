@@ -17,6 +17,7 @@ pub mod summary;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow::array::Array;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use chrono::Utc;
@@ -58,7 +59,7 @@ pub struct ReconcileOptions {
 /// Missing or unreadable inputs, a wrong statement format, a statement in
 /// currencies the ledger does not use, engine failures.
 pub fn reconcile(options: &ReconcileOptions) -> Result<Summary> {
-    engine::runtime()?.block_on(run(options))
+    engine::runtime()?.block_on(run(options, udf::seeded_hashes))
 }
 
 fn bar(multi: &MultiProgress, message: &'static str, bytes: bool) -> ProgressBar {
@@ -128,7 +129,9 @@ async fn check_currencies(
     })
 }
 
-async fn run(options: &ReconcileOptions) -> Result<Summary> {
+/// Runs a reconciliation whose long txn ids are keyed with `hasher`
+/// (tests give a weak one to see clashes caught).
+async fn run(options: &ReconcileOptions, hasher: udf::IdHasher) -> Result<Summary> {
     let format = statement::format(&options.format)?;
     let providers = provider_scope(options, format.as_ref())?;
     std::fs::create_dir_all(&options.out).map_err(|e| Error::io(&options.out, e))?;
@@ -139,6 +142,7 @@ async fn run(options: &ReconcileOptions) -> Result<Summary> {
         ProgressDrawTarget::hidden()
     });
     let ctx = engine::session();
+    udf::register_txn_key(&ctx, hasher);
     let started = std::time::Instant::now();
 
     // Read both sides at once: the statement on a blocking thread, the
@@ -179,27 +183,11 @@ async fn run(options: &ReconcileOptions) -> Result<Summary> {
     check_currencies(&ctx, &read, &providers).await?;
 
     // Classify once, keep the result in memory for the outputs.
-    let classify = bar(&multi, "classifying", false);
+    let classifying = bar(&multi, "classifying", false);
     let queries = queries::Queries::new(format.label());
-    let (schema, grouped) = materialize(&ctx, queries::GROUPED).await?;
-    ctx.register_table("grouped", Arc::new(MemTable::try_new(schema, grouped)?))?;
-    tracing::info!(
-        ms = started.elapsed().as_millis() as u64,
-        "grouped by txn id"
-    );
-    // Only presence in `duplicate_id` matters; `duplicate_row` gives the
-    // id's row in the `duplicates` table.
-    let ids = collect(&ctx, queries::DUPLICATE_IDS).await?;
-    udf::register_lookup(&ctx, "duplicate_id", txn_id_addresses(&ids));
-    let (schema, duplicates) = materialize(&ctx, queries::DUPLICATES).await?;
-    let duplicates: Vec<RecordBatch> = duplicates.into_iter().flatten().collect();
-    udf::register_lookup(&ctx, "duplicate_row", txn_id_addresses(&duplicates));
-    rows::register(&ctx, "duplicates", "dup", schema, duplicates)?;
-    let (schema, keyed) = materialize(&ctx, queries::KEYED).await?;
-    ctx.register_table("keyed", Arc::new(MemTable::try_new(schema, keyed)?))?;
-    ctx.deregister_table("grouped")?;
+    classify(&ctx, started).await?;
     tracing::info!(ms = started.elapsed().as_millis() as u64, "classified");
-    classify.finish();
+    classifying.finish();
 
     let writing = bar(&multi, "writing", false);
     write_outputs(&ctx, &queries, &options.out).await?;
@@ -245,18 +233,82 @@ async fn run(options: &ReconcileOptions) -> Result<Summary> {
     Ok(summary)
 }
 
-/// Each row's `txn_id` with its address in `batches`.
-fn txn_id_addresses(batches: &[RecordBatch]) -> Vec<(String, u64)> {
+/// Groups both sides by txn key and classifies each key: registers
+/// `keyed` (and `duplicates`, with its `dup_{column}(addr)` fetches).
+///
+/// # Errors
+/// [`Error::KeyClash`] when two txn ids share a key (see
+/// [`udf::txn_key`]), engine failures.
+async fn classify(ctx: &SessionContext, started: std::time::Instant) -> Result<()> {
+    let (schema, grouped) = materialize(ctx, queries::GROUPED).await?;
+    ctx.register_table("grouped", Arc::new(MemTable::try_new(schema, grouped)?))?;
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        "grouped by txn id"
+    );
+    if let Some(clash) = collect(ctx, queries::KEY_CLASHES).await?.first() {
+        let ids = [
+            summary::strings(clash, "ledger_id"),
+            summary::strings(clash, "statement_id"),
+        ];
+        return Err(Error::KeyClash(
+            ids.map(|column| summary::text_at(&column, 0).unwrap_or_default()),
+        ));
+    }
+    // Only presence in `duplicate_key` matters; `duplicate_row` gives the
+    // key's row in the `duplicates` table.
+    let keys = collect(ctx, queries::DUPLICATE_KEYS).await?;
+    let keys = key_addresses(&keys)?;
+    let duplicate_keys = keys.len();
+    udf::register_lookup(ctx, "duplicate_key", keys);
+    let (schema, duplicates) = materialize(ctx, queries::DUPLICATES).await?;
+    let duplicates: Vec<RecordBatch> = duplicates.into_iter().flatten().collect();
+    let rows = key_addresses(&duplicates)?;
+    if rows.len() != duplicate_keys {
+        // Two ids of one key: each is a row of its own here.
+        let mut by_key = std::collections::HashMap::<i128, Vec<String>>::new();
+        for batch in &duplicates {
+            let ids = summary::strings(batch, "txn_id");
+            let keys = keys_of(batch)?;
+            for row in 0..batch.num_rows() {
+                let id = summary::text_at(&ids, row).unwrap_or_default();
+                by_key.entry(keys.value(row)).or_default().push(id);
+            }
+        }
+        if let Some(mut ids) = by_key.into_values().find(|ids| ids.len() > 1) {
+            ids.sort();
+            return Err(Error::KeyClash([ids[0].clone(), ids[1].clone()]));
+        }
+    }
+    udf::register_lookup(ctx, "duplicate_row", rows);
+    rows::register(ctx, "duplicates", "dup", schema, duplicates)?;
+    let (schema, keyed) = materialize(ctx, queries::KEYED).await?;
+    ctx.register_table("keyed", Arc::new(MemTable::try_new(schema, keyed)?))?;
+    ctx.deregister_table("grouped")?;
+    Ok(())
+}
+
+/// The `key` column of a batch.
+fn keys_of(batch: &RecordBatch) -> Result<&arrow::array::Decimal128Array> {
+    use arrow::array::AsArray;
+    batch
+        .column_by_name("key")
+        .and_then(|c| c.as_primitive_opt::<arrow::datatypes::Decimal128Type>())
+        .ok_or_else(|| Error::Invalid("a keyed table has no `key` column".into()))
+}
+
+/// Each row's `key` with its address in `batches`.
+fn key_addresses(batches: &[RecordBatch]) -> Result<Vec<(i128, u64)>> {
     let mut out = Vec::new();
     for (batch, b) in batches.iter().enumerate() {
-        let ids = summary::strings(b, "txn_id");
+        let keys = keys_of(b)?;
         for row in 0..b.num_rows() {
-            if let Some(id) = summary::text_at(&ids, row) {
-                out.push((id, rows::address(batch, row)));
+            if keys.is_valid(row) {
+                out.push((keys.value(row), rows::address(batch, row)));
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Runs `sql` and keeps its result in memory, by partition. The physical

@@ -1,16 +1,18 @@
 //! The classification, in SQL. Ledger payments and statement lines are
-//! stacked (`UNION ALL`) and grouped by provider txn id in one hash
-//! aggregation — no join, no sort — that counts each side and keeps each
-//! side's first row as an address (see [`crate::rows`]). Four integers per
-//! id: at 10M ids, every value carried through the aggregation costs
-//! hundreds of megabytes of accumulators that grow, merge and are copied.
+//! stacked (`UNION ALL`) and grouped by txn id in one hash aggregation —
+//! no join, no sort — that counts each side and keeps each side's first
+//! row as an address (see [`crate::rows`]). The group key is the txn id as
+//! one 128-bit integer ([`crate::udf::txn_key`]), and four integers ride
+//! along: at 10M ids, every value carried through the aggregation costs
+//! hundreds of megabytes of accumulators that grow, merge and are copied,
+//! and a string key costs twice the time of an integer one.
 //!
 //! Ids booked or printed more than once are rare, and only they need more
 //! than their first rows: [`DUPLICATES`] computes, for those ids alone, the
 //! smallest and largest amount (with currency, as a money key, see
 //! [`crate::udf`]) and the totals of each side. Everything else an output
-//! shows — amounts, customer, times, line number, reference — is fetched
-//! back by address.
+//! shows — the txn id itself, amounts, customer, times, line number,
+//! reference — is fetched back by address.
 
 /// Exception kinds, in the order reports list them.
 pub const EXCEPTION_KINDS: [&str; 6] = [
@@ -38,27 +40,40 @@ WHERE kind IN ('payment', 'reversal') AND provider IN ({})",
     )
 }
 
-/// The `grouped` table: per txn id, each side's count and first row.
-pub const GROUPED: &str = "SELECT txn_id,
+/// The `grouped` table: per txn key, each side's count and first row.
+pub const GROUPED: &str = "SELECT key,
   count(l_addr) AS ledger_count, min(l_addr) AS l_addr,
   count(s_addr) AS statement_count, min(s_addr) AS s_addr
 FROM (
-  SELECT provider_txn_id AS txn_id, addr AS l_addr, CAST(NULL AS BIGINT UNSIGNED) AS s_addr
+  SELECT txn_key(provider_txn_id) AS key, addr AS l_addr, CAST(NULL AS BIGINT UNSIGNED) AS s_addr
   FROM ledger_scope
   UNION ALL
-  SELECT txn_id, CAST(NULL AS BIGINT UNSIGNED), addr
+  SELECT txn_key(txn_id), CAST(NULL AS BIGINT UNSIGNED), addr
   FROM statement WHERE kind IN ('payment', 'reversal')
 )
-GROUP BY txn_id";
+GROUP BY key";
 
-/// Txn ids with more than one row on a side.
-pub const DUPLICATE_IDS: &str =
-    "SELECT txn_id FROM grouped WHERE ledger_count > 1 OR statement_count > 1";
+/// A keyed row's txn id, fetched from either side's first row.
+pub const TXN_ID: &str = "coalesce(ledger_provider_txn_id(l_addr), statement_txn_id(s_addr))";
 
-/// The `duplicates` table: for the [`DUPLICATE_IDS`] (those for which
-/// `duplicate_id(txn_id)` is not NULL), each side's smallest and largest
-/// money key and its totals.
-pub const DUPLICATES: &str = "SELECT txn_id,
+/// Keys with more than one row on a side.
+pub const DUPLICATE_KEYS: &str =
+    "SELECT key FROM grouped WHERE ledger_count > 1 OR statement_count > 1";
+
+/// Hashed keys whose two sides' first rows are different ids: two ids
+/// that share a key (see [`crate::udf::txn_key`]). Packed keys cannot.
+pub const KEY_CLASHES: &str = "SELECT ledger_provider_txn_id(l_addr) AS ledger_id,
+  statement_txn_id(s_addr) AS statement_id
+FROM grouped
+WHERE hashed_key(key) AND ledger_count > 0 AND statement_count > 0
+  AND ledger_provider_txn_id(l_addr) <> statement_txn_id(s_addr)
+LIMIT 1";
+
+/// The `duplicates` table: for the [`DUPLICATE_KEYS`] (those for which
+/// `duplicate_key(key)` is not NULL), each txn id's smallest and largest
+/// money key and totals on each side. One row per duplicate key, unless
+/// two ids share a key: the job checks.
+pub const DUPLICATES: &str = "SELECT txn_key(txn_id) AS key, txn_id,
   min(l_key) AS l_key_min, max(l_key) AS l_key_max, sum(l_amount) AS ledger_total,
   min(s_key) AS s_key_min, max(s_key) AS s_key_max, sum(s_amount) AS statement_total,
   sum(s_fee) AS statement_fees
@@ -66,17 +81,18 @@ FROM (
   SELECT provider_txn_id AS txn_id, money_key(amount, currency) AS l_key, amount AS l_amount,
          CAST(NULL AS DECIMAL(38, 0)) AS s_key, CAST(NULL AS DECIMAL(18, 4)) AS s_amount,
          CAST(NULL AS DECIMAL(18, 4)) AS s_fee
-  FROM ledger_scope WHERE duplicate_id(provider_txn_id) IS NOT NULL
+  FROM ledger_scope WHERE duplicate_key(txn_key(provider_txn_id)) IS NOT NULL
   UNION ALL
   SELECT txn_id, CAST(NULL AS DECIMAL(38, 0)), CAST(NULL AS DECIMAL(18, 4)),
          money_key(amount, currency), amount, fee
-  FROM statement WHERE kind IN ('payment', 'reversal') AND duplicate_id(txn_id) IS NOT NULL
+  FROM statement
+  WHERE kind IN ('payment', 'reversal') AND duplicate_key(txn_key(txn_id)) IS NOT NULL
 )
 GROUP BY txn_id";
 
-/// The `keyed` table: one row per txn id with each side's count and first
-/// row, the id's row in `duplicates` (`d_addr`, from `duplicate_row`;
-/// NULL for most), and its `status` (`matched` or a pair exception). The
+/// The `keyed` table: one row per txn key with each side's count and
+/// first row, the key's row in `duplicates` (`d_addr`, from
+/// `duplicate_row`; NULL for most), and its `status` (`matched` or a pair exception). The
 /// grouped columns are shared, not copied.
 ///
 /// A side of one row is compared on its amount and currency. A side of
@@ -99,7 +115,7 @@ pub const KEYED: &str = "SELECT *,
       OR dup_l_key_max(d_addr) <> dup_s_key_max(d_addr) THEN 'amount_mismatch'
     ELSE 'matched'
   END AS status
-FROM (SELECT *, duplicate_row(txn_id) AS d_addr FROM grouped)";
+FROM (SELECT *, duplicate_row(key) AS d_addr FROM grouped)";
 
 /// The classification's output queries for one statement: `label`, when
 /// set, is the provider name both sides report under (`mpesa` covers
@@ -115,7 +131,7 @@ pub struct Queries {
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// A keyed row's payment id: the ledger's provider and the txn id.
-const PAYMENT_ID: &str = "ledger_provider(l_addr) || ':' || txn_id";
+const PAYMENT_ID: &str = "ledger_provider(l_addr) || ':' || ledger_provider_txn_id(l_addr)";
 
 /// A keyed row's side totals and fees: the duplicates' sums, or the one
 /// row's amount.
@@ -136,7 +152,7 @@ impl Queries {
     /// `matched.parquet`: one row per paired payment.
     pub fn matched(&self) -> String {
         format!(
-            "SELECT {provider} AS provider, txn_id, {PAYMENT_ID} AS payment_id,
+            "SELECT {provider} AS provider, {TXN_ID} AS txn_id, {PAYMENT_ID} AS payment_id,
   ledger_customer_id(l_addr) AS customer_id,
   ledger_amount(l_addr) AS amount, ledger_currency(l_addr) AS currency,
   ledger_at(l_addr) AS ledger_at, statement_completed_at(s_addr) AS statement_at,
@@ -159,7 +175,7 @@ FROM keyed WHERE status = 'matched'",
   UNION ALL
   SELECT 'duplicate_in_statement' AS kind, * FROM keyed WHERE statement_count > 1
 )
-SELECT kind, {provider} AS provider, txn_id, {PAYMENT_ID} AS payment_id,
+SELECT kind, {provider} AS provider, {TXN_ID} AS txn_id, {PAYMENT_ID} AS payment_id,
   ledger_customer_id(l_addr) AS customer_id,
   ledger_count, ledger_amount(l_addr) AS ledger_amount,
   ledger_currency(l_addr) AS ledger_currency, ledger_at(l_addr) AS ledger_at,
@@ -215,7 +231,8 @@ FROM keyed GROUP BY 1, 2, 3)",
 
 /// Statement lines the ledger lacks, in file order (`--replay-missing`):
 /// each id's first line, fetched back by address.
-pub const MISSING_IN_LEDGER: &str = "SELECT statement_provider(s_addr) AS provider, txn_id,
+pub const MISSING_IN_LEDGER: &str = "SELECT statement_provider(s_addr) AS provider,
+  statement_txn_id(s_addr) AS txn_id,
   statement_kind(s_addr) AS kind, statement_amount(s_addr) AS amount, statement_fee(s_addr) AS fee,
   statement_currency(s_addr) AS currency, statement_completed_at(s_addr) AS completed_at,
   statement_reference(s_addr) AS reference, statement_counterparty(s_addr) AS counterparty

@@ -344,3 +344,58 @@ D4,50.00,KES,2026-11-02T06:38:45Z,,
     assert_eq!(day.statement.gross, "200.00");
     assert_eq!(day.difference, "-120.00");
 }
+
+/// Runs `c` with every long txn id hashed to one key.
+fn reconcile_with_one_long_key(c: &Case) -> Result<Summary> {
+    let weak: udf::IdHasher = |_| [7, 7];
+    engine::runtime()?.block_on(run(&c.options, weak))
+}
+
+#[test]
+fn long_ids_that_share_a_key_stop_the_job_rather_than_merge() {
+    let long = |n: u32| format!("pi_3MtwBwLkdIwHu7ix28a3tq{n:02}");
+    let p = |id: &str| entry(&format!("generic:{id}"), "payment", "100.00", "KES", DAY);
+    let line = |id: &str| format!("{id},100.00,KES,{DAY},,\n");
+    let header = "txn_id,amount,currency,completed_at,reference,counterparty\n";
+
+    // Equal long ids share their key as they should: no clash.
+    let c = case(
+        &[p(&long(1)), p("G1")],
+        &format!("{header}{}{}", line(&long(1)), line("G1")),
+        "generic",
+    );
+    let summary = reconcile_with_one_long_key(&c).unwrap();
+    assert_eq!(summary.matched, 2);
+
+    // One on each side, one row each: the pair's ids differ.
+    let c = case(
+        &[p(&long(1))],
+        &format!("{header}{}", line(&long(2))),
+        "generic",
+    );
+    let err = reconcile_with_one_long_key(&c).unwrap_err();
+    assert!(
+        matches!(&err, Error::KeyClash(ids) if ids[0] == long(1) && ids[1] == long(2)),
+        "{err}"
+    );
+
+    // Both on one side, none on the other: a key of two rows, two ids.
+    let c = case(&[p(&long(1)), p(&long(2)), p("G1")], header, "generic");
+    let err = reconcile_with_one_long_key(&c).unwrap_err();
+    assert!(
+        matches!(&err, Error::KeyClash(ids) if ids[0] == long(1) && ids[1] == long(2)),
+        "{err}"
+    );
+    assert!(err.to_string().contains("share a grouping key"), "{err}");
+
+    // Short ids are packed, never hashed: the weak hasher cannot join them.
+    let c = case(
+        &[p("G1"), p("G2")],
+        &format!("{header}{}{}", line("G1"), line("G3")),
+        "generic",
+    );
+    let summary = reconcile_with_one_long_key(&c).unwrap();
+    assert_eq!(summary.matched, 1);
+    assert_eq!(summary.exceptions["missing_in_statement"], 1);
+    assert_eq!(summary.exceptions["missing_in_ledger"], 1);
+}
