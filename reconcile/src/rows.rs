@@ -9,7 +9,8 @@
 //! the columns an output needs are fetched back by address afterwards:
 //! `ledger_customer_id(l_addr)`, `statement_completed_at(s_addr)`.
 //!
-//! A fetch is Arrow's `interleave`, O(1) per row; a join back on a row
+//! A fetch is Arrow's `interleave`, O(1) per row (a dictionary column is
+//! held as a dictionary and fetched as its values); a join back on a row
 //! number would build another 10M-entry hash table. The groups come out of
 //! the aggregation roughly in input order, so fetches walk the batches
 //! nearly sequentially.
@@ -17,7 +18,7 @@
 use std::sync::Arc;
 
 use arrow::array::{new_null_array, Array, ArrayRef, AsArray, UInt64Array};
-use arrow::compute::interleave;
+use arrow::compute::{cast, interleave};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
 use arrow::record_batch::RecordBatch;
 use datafusion::common::exec_err;
@@ -87,15 +88,21 @@ pub fn register(
         // The last source answers NULL addresses.
         sources.push(new_null_array(field.data_type(), 1));
         let name = format!("{prefix}_{}", field.name());
+        // A dictionary column's values come back as its values' type.
+        let output = match field.data_type() {
+            DataType::Dictionary(_, values) => values.as_ref().clone(),
+            other => other.clone(),
+        };
         let fetch = Fetch {
             name: name.clone(),
             lengths: sources.iter().map(|a| a.len()).collect(),
             sources: Arc::new(sources),
+            output: output.clone(),
         };
         ctx.register_udf(create_udf(
             &name,
             vec![DataType::UInt64],
-            field.data_type().clone(),
+            output,
             Volatility::Immutable,
             Arc::new(move |args: &[ColumnarValue]| fetch.call(args)),
         ));
@@ -109,6 +116,8 @@ struct Fetch {
     sources: Arc<Vec<ArrayRef>>,
     /// Rows of each source, for bounds checks without a call per row.
     lengths: Vec<usize>,
+    /// The type a fetch returns: the column's, or its dictionary's values'.
+    output: DataType,
 }
 
 impl Fetch {
@@ -133,7 +142,12 @@ impl Fetch {
             indices.push(at);
         }
         let sources: Vec<&dyn Array> = self.sources.iter().map(|a| a.as_ref()).collect();
-        Ok(ColumnarValue::Array(interleave(&sources, &indices)?))
+        let values = interleave(&sources, &indices)?;
+        if values.data_type() == &self.output {
+            Ok(ColumnarValue::Array(values))
+        } else {
+            Ok(ColumnarValue::Array(cast(&values, &self.output)?))
+        }
     }
 }
 
@@ -151,6 +165,39 @@ mod tests {
             ],
         )
         .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_dictionary_column_is_fetched_as_its_values() {
+        use arrow::array::DictionaryArray;
+        use arrow::datatypes::UInt16Type;
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "currency",
+            DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8)),
+            false,
+        )]));
+        let batch = |texts: Vec<&str>| {
+            let column: DictionaryArray<UInt16Type> = texts.into_iter().collect();
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(column)]).unwrap()
+        };
+        let ctx = SessionContext::new();
+        let batches = vec![batch(vec!["KES", "UGX", "KES"]), batch(vec!["USD"])];
+        register(&ctx, "t", "t", schema.clone(), batches).unwrap();
+        let out = ctx
+            .sql("SELECT t_currency(addr) AS c FROM t WHERE currency <> 'UGX' ORDER BY addr")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let texts: Vec<String> = out
+            .iter()
+            .flat_map(|b| {
+                let c = b.column(0).as_string::<i32>().clone();
+                (0..c.len()).map(move |i| c.value(i).to_string())
+            })
+            .collect();
+        assert_eq!(texts, ["KES", "KES", "USD"]);
     }
 
     #[test]

@@ -67,16 +67,24 @@ pub fn ledger_schema() -> SchemaRef {
     ]))
 }
 
+/// The Arrow type of a text column with few distinct values (provider,
+/// kind, currency): a dictionary, two bytes a row where the text took
+/// eleven. Keys are `UInt16`, more than a batch has rows, so a batch can
+/// never run out of them.
+pub fn few_strings_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8))
+}
+
 /// A provider statement as the plan reads it, whatever its file format.
 pub fn statement_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("line", DataType::UInt64, false),
-        Field::new("provider", DataType::Utf8, false),
+        Field::new("provider", few_strings_type(), false),
         Field::new("txn_id", DataType::Utf8, false),
-        Field::new("kind", DataType::Utf8, false),
+        Field::new("kind", few_strings_type(), false),
         Field::new("amount", amount_type(), false),
         Field::new("fee", amount_type(), false),
-        Field::new("currency", DataType::Utf8, false),
+        Field::new("currency", few_strings_type(), false),
         Field::new("completed_at", time_type(), false),
         Field::new("reference", DataType::Utf8, true),
         Field::new("counterparty", DataType::Utf8, true),

@@ -12,8 +12,10 @@ use std::io::BufReader;
 use std::path::Path;
 
 use arrow::array::{
-    ArrayRef, Decimal128Builder, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
+    ArrayRef, Decimal128Builder, DictionaryArray, StringArray, StringBuilder,
+    TimestampMicrosecondBuilder, UInt16Array, UInt64Builder,
 };
+use arrow::datatypes::UInt16Type;
 use arrow::record_batch::RecordBatch;
 use indicatif::ProgressBar;
 use serde::Serialize;
@@ -53,15 +55,49 @@ pub struct StatementRead {
     pub currencies: BTreeSet<String>,
 }
 
+/// A column of few distinct texts, built as a dictionary: each row is the
+/// index of its text, found by comparing with the row before (statements
+/// repeat one provider, kind and currency for long runs), else with each
+/// text seen so far in the batch.
+#[derive(Default)]
+struct FewStrings {
+    texts: Vec<String>,
+    keys: Vec<u16>,
+    last: usize,
+}
+
+impl FewStrings {
+    fn append(&mut self, text: &str) {
+        if self.texts.get(self.last).is_none_or(|t| t != text) {
+            self.last = match self.texts.iter().position(|t| t == text) {
+                Some(at) => at,
+                None => {
+                    self.texts.push(text.to_string());
+                    self.texts.len() - 1
+                }
+            };
+        }
+        // A batch has at most `BATCH_ROWS` rows, so at most that many texts.
+        self.keys.push(self.last as u16);
+    }
+
+    fn finish(&mut self) -> Result<DictionaryArray<UInt16Type>> {
+        let texts = StringArray::from(std::mem::take(&mut self.texts));
+        let keys = UInt16Array::from(std::mem::take(&mut self.keys));
+        self.last = 0;
+        Ok(DictionaryArray::try_new(keys, std::sync::Arc::new(texts))?)
+    }
+}
+
 /// Collects lines into [`statement_schema`] batches.
 struct BatchBuilder {
     line: UInt64Builder,
-    provider: StringBuilder,
+    provider: FewStrings,
     txn_id: StringBuilder,
-    kind: StringBuilder,
+    kind: FewStrings,
     amount: Decimal128Builder,
     fee: Decimal128Builder,
-    currency: StringBuilder,
+    currency: FewStrings,
     completed_at: TimestampMicrosecondBuilder,
     reference: StringBuilder,
     counterparty: StringBuilder,
@@ -79,12 +115,12 @@ impl BatchBuilder {
     fn new() -> Self {
         BatchBuilder {
             line: UInt64Builder::with_capacity(BATCH_ROWS),
-            provider: StringBuilder::new(),
+            provider: FewStrings::default(),
             txn_id: StringBuilder::new(),
-            kind: StringBuilder::new(),
+            kind: FewStrings::default(),
             amount: amount_builder(),
             fee: amount_builder(),
-            currency: StringBuilder::new(),
+            currency: FewStrings::default(),
             completed_at: TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS)
                 .with_timezone("UTC"),
             reference: StringBuilder::new(),
@@ -99,12 +135,12 @@ impl BatchBuilder {
         let amount = to_amount_units(l.amount).ok_or("amount: does not fit")?;
         let fee = to_amount_units(l.fee).ok_or("fee: does not fit")?;
         self.line.append_value(line_no);
-        self.provider.append_value(&l.provider);
+        self.provider.append(&l.provider);
         self.txn_id.append_value(&l.txn_id);
-        self.kind.append_value(l.kind.as_str());
+        self.kind.append(l.kind.as_str());
         self.amount.append_value(amount);
         self.fee.append_value(fee);
-        self.currency.append_value(l.currency.code());
+        self.currency.append(l.currency.code());
         self.completed_at
             .append_value(l.completed_at.timestamp_micros());
         self.reference.append_option(l.reference.as_deref());
@@ -117,12 +153,12 @@ impl BatchBuilder {
     fn finish(&mut self) -> Result<RecordBatch> {
         let columns: Vec<ArrayRef> = vec![
             std::sync::Arc::new(self.line.finish()),
-            std::sync::Arc::new(self.provider.finish()),
+            std::sync::Arc::new(self.provider.finish()?),
             std::sync::Arc::new(self.txn_id.finish()),
-            std::sync::Arc::new(self.kind.finish()),
+            std::sync::Arc::new(self.kind.finish()?),
             std::sync::Arc::new(self.amount.finish()),
             std::sync::Arc::new(self.fee.finish()),
-            std::sync::Arc::new(self.currency.finish()),
+            std::sync::Arc::new(self.currency.finish()?),
             std::sync::Arc::new(self.completed_at.finish()),
             std::sync::Arc::new(self.reference.finish()),
             std::sync::Arc::new(self.counterparty.finish()),
@@ -331,6 +367,28 @@ pub(super) fn row_fields<'r>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn few_strings_are_a_dictionary_per_batch() {
+        let mut column = FewStrings::default();
+        for text in ["KES", "KES", "UGX", "KES", "USD"] {
+            column.append(text);
+        }
+        let first = column.finish().unwrap();
+        let texts: Vec<&str> = first
+            .downcast_dict::<StringArray>()
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(texts, ["KES", "KES", "UGX", "KES", "USD"]);
+        assert_eq!(first.values().len(), 3);
+        // The next batch starts its own dictionary.
+        column.append("UGX");
+        let second = column.finish().unwrap();
+        assert_eq!(second.values().len(), 1);
+        assert_eq!(second.keys().value(0), 0);
+    }
     use crate::statement::format;
     use arrow::array::AsArray;
     use std::io::Write;
