@@ -30,11 +30,15 @@ fn literal(text: &str) -> String {
 }
 
 /// The `ledger_scope` table: the ledger's payments and reversals of the
-/// statement's providers, the only entries that take part.
+/// statement's providers, the only entries that take part. Provider and
+/// currency are held as dictionaries, as the statement's are
+/// ([`crate::schema::few_strings_type`]).
 pub fn ledger_scope(providers: &[String]) -> String {
     let scope: Vec<String> = providers.iter().map(|p| literal(p)).collect();
     format!(
-        "SELECT provider_txn_id, provider, customer_id, amount, currency, at FROM ledger
+        "SELECT provider_txn_id, arrow_cast(provider, 'Dictionary(UInt16, Utf8)') AS provider,
+  customer_id, amount, arrow_cast(currency, 'Dictionary(UInt16, Utf8)') AS currency, at
+FROM ledger
 WHERE kind IN ('payment', 'reversal') AND provider IN ({})",
         scope.join(", ")
     )
