@@ -26,11 +26,18 @@ pub fn time_type() -> DataType {
 /// An amount as the integer `Decimal128(18, 4)` stores, or `None` when it
 /// has more than four decimals or more than 14 integer digits.
 pub fn to_amount_units(value: Decimal) -> Option<i128> {
-    let mut v = value.normalize();
+    let mut v = value;
+    // Trailing zeros beyond four decimals (`1.50000`) are no more precise.
     if v.scale() > AMOUNT_SCALE as u32 {
-        return None;
+        v = v.normalize();
+        if v.scale() > AMOUNT_SCALE as u32 {
+            return None;
+        }
     }
     v.rescale(AMOUNT_SCALE as u32);
+    if v.scale() != AMOUNT_SCALE as u32 {
+        return None;
+    }
     let units = v.mantissa();
     (units.abs() < 10i128.pow(AMOUNT_PRECISION as u32)).then_some(units)
 }
@@ -105,6 +112,14 @@ mod tests {
             assert_eq!(from_amount_units(units), d.normalize(), "{text}");
         }
         assert_eq!(to_amount_units(Decimal::from_str("0.00001").unwrap()), None);
+        assert_eq!(
+            to_amount_units(Decimal::from_str("1.500000").unwrap()),
+            Some(15_000)
+        );
+        assert_eq!(
+            to_amount_units(Decimal::from_str("-7").unwrap()),
+            Some(-70_000)
+        );
         assert_eq!(
             to_amount_units(Decimal::from_str("100000000000000").unwrap()),
             None

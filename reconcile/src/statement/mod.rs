@@ -205,10 +205,15 @@ pub(crate) fn parse_amount(column: &str, text: &str) -> Result<Option<Decimal>, 
         Some(inner) => (true, inner),
         None => (false, t),
     };
-    let cleaned: String = body.chars().filter(|c| *c != ',' && *c != ' ').collect();
-    let value: Decimal = cleaned
-        .parse()
-        .map_err(|_| format!("{column}: `{text}` is not an amount"))?;
+    // Thousands separators (`1,250.00`, `1 250.00`) are dropped; most
+    // amounts have none and are parsed in place.
+    let parsed = if body.contains([',', ' ']) {
+        let cleaned: String = body.chars().filter(|c| *c != ',' && *c != ' ').collect();
+        cleaned.parse::<Decimal>()
+    } else {
+        body.parse::<Decimal>()
+    };
+    let value = parsed.map_err(|_| format!("{column}: `{text}` is not an amount"))?;
     if crate::schema::to_amount_units(value).is_none() {
         return Err(format!(
             "{column}: `{text}` has more than 4 decimals or is too large"
