@@ -138,6 +138,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome. The order is stored (a dedupe entry keeps an
+    /// outcome as its index here): add new outcomes at the end.
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Matched,
+        Outcome::Review,
+        Outcome::Duplicate,
+        Outcome::Failed,
+        Outcome::Reversal,
+    ];
+
     /// The snake_case name, as written in records and metrics.
     pub fn as_str(&self) -> &'static str {
         match self {

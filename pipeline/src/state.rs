@@ -296,29 +296,6 @@ pub struct Seen {
 /// starts with `{` and is still read.
 const SEEN_V1: u8 = 1;
 
-impl Seen {
-    fn outcome_code(outcome: Outcome) -> u8 {
-        match outcome {
-            Outcome::Matched => 0,
-            Outcome::Review => 1,
-            Outcome::Duplicate => 2,
-            Outcome::Failed => 3,
-            Outcome::Reversal => 4,
-        }
-    }
-
-    fn outcome_of(code: u8) -> Option<Outcome> {
-        Some(match code {
-            0 => Outcome::Matched,
-            1 => Outcome::Review,
-            2 => Outcome::Duplicate,
-            3 => Outcome::Failed,
-            4 => Outcome::Reversal,
-            _ => return None,
-        })
-    }
-}
-
 /// One is written for every payment: compact, about a third of its JSON.
 /// Layout: version, outcome, currency (3 bytes), amount (`Decimal`'s 16
 /// bytes), then the customer id, if any, to the end.
@@ -327,7 +304,9 @@ impl StateValue for Seen {
         let customer = self.customer_id.as_deref().unwrap_or_default();
         let mut out = Vec::with_capacity(21 + customer.len() + 1);
         out.push(SEEN_V1);
-        out.push(Self::outcome_code(self.outcome));
+        // Its index in `Outcome::ALL`, which only grows at the end.
+        let code = Outcome::ALL.iter().position(|o| *o == self.outcome);
+        out.push(code.unwrap_or_default() as u8);
         out.extend_from_slice(self.currency.code().as_bytes());
         out.extend_from_slice(&self.amount.serialize());
         if let Some(id) = &self.customer_id {
@@ -342,7 +321,8 @@ impl StateValue for Seen {
         match bytes.first() {
             Some(b'{') => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
             Some(&SEEN_V1) if bytes.len() >= 21 => {
-                let outcome = Self::outcome_of(bytes[1])
+                let outcome = *Outcome::ALL
+                    .get(usize::from(bytes[1]))
                     .ok_or_else(|| format!("unknown outcome code {}", bytes[1]))?;
                 let currency = std::str::from_utf8(&bytes[2..5])
                     .ok()
@@ -508,6 +488,17 @@ mod tests {
             };
             assert_eq!(Seen::decode(&other.encode()).unwrap(), other);
         }
+        // Every outcome round-trips, under the code stored since v1.
+        for (code, outcome) in Outcome::ALL.into_iter().enumerate() {
+            let other = Seen {
+                outcome,
+                ..seen.clone()
+            };
+            let bytes = other.encode();
+            assert_eq!(usize::from(bytes[1]), code);
+            assert_eq!(Seen::decode(&bytes).unwrap(), other);
+        }
+        assert_eq!(Outcome::ALL[4], Outcome::Reversal);
         for bad in [&b""[..], b"\x01", b"\x09rest", &bytes[..20]] {
             assert!(Seen::decode(bad).is_err());
         }

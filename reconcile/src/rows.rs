@@ -95,8 +95,7 @@ pub fn register(
         };
         let fetch = Fetch {
             name: name.clone(),
-            lengths: sources.iter().map(|a| a.len()).collect(),
-            sources: Arc::new(sources),
+            sources,
             output: output.clone(),
         };
         ctx.register_udf(create_udf(
@@ -113,9 +112,8 @@ pub fn register(
 /// One column of one table, by address.
 struct Fetch {
     name: String,
-    sources: Arc<Vec<ArrayRef>>,
-    /// Rows of each source, for bounds checks without a call per row.
-    lengths: Vec<usize>,
+    /// The column's arrays, one per batch, then a one-row NULL array.
+    sources: Vec<ArrayRef>,
     /// The type a fetch returns: the column's, or its dictionary's values'.
     output: DataType,
 }
@@ -136,7 +134,7 @@ impl Fetch {
                 None => (null_source, 0),
                 Some(addr) => locate(addr),
             };
-            if self.lengths.get(at.0).is_none_or(|len| at.1 >= *len) {
+            if self.sources.get(at.0).is_none_or(|a| at.1 >= a.len()) {
                 return exec_err!("{}: no row at address {addr:?}", self.name);
             }
             indices.push(at);

@@ -60,18 +60,26 @@ fn key_type() -> DataType {
     DataType::Decimal128(38, 0)
 }
 
+/// Keys (money or txn) as a column of [`key_type`].
+fn key_column(
+    keys: impl Iterator<Item = Option<i128>>,
+) -> datafusion::error::Result<ColumnarValue> {
+    let out: Decimal128Array = keys.collect();
+    Ok(ColumnarValue::Array(Arc::new(
+        out.with_precision_and_scale(38, 0)?,
+    )))
+}
+
 fn key_of(args: &[ColumnarValue]) -> datafusion::error::Result<ColumnarValue> {
     let arrays = ColumnarValue::values_to_arrays(args)?;
     let amounts = arrays[0].as_primitive::<Decimal128Type>();
     let currencies = arrays[1].as_string::<i32>();
-    let out: Decimal128Array = amounts
-        .iter()
-        .zip(currencies.iter())
-        .map(|(units, currency)| Some(money_key(units?, currency_code(currency?)?)))
-        .collect();
-    Ok(ColumnarValue::Array(Arc::new(
-        out.with_precision_and_scale(38, 0)?,
-    )))
+    key_column(
+        amounts
+            .iter()
+            .zip(currencies.iter())
+            .map(|(units, currency)| Some(money_key(units?, currency_code(currency?)?))),
+    )
 }
 
 fn currency_of_key(a: &ArrayRef) -> ArrayRef {
@@ -182,13 +190,10 @@ pub fn register_txn_key(ctx: &SessionContext, hasher: IdHasher) {
     let keys = move |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(args)?;
         let ids = arrays[0].as_string::<i32>();
-        let out: Decimal128Array = ids
-            .iter()
-            .map(|id| id.map(|id| txn_key(id.as_bytes(), hasher)))
-            .collect();
-        Ok(ColumnarValue::Array(Arc::new(
-            out.with_precision_and_scale(38, 0)?,
-        )))
+        key_column(
+            ids.iter()
+                .map(|id| id.map(|id| txn_key(id.as_bytes(), hasher))),
+        )
     };
     ctx.register_udf(create_udf(
         "txn_key",

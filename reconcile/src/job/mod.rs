@@ -246,62 +246,42 @@ async fn classify(ctx: &SessionContext, started: std::time::Instant) -> Result<(
         ms = started.elapsed().as_millis() as u64,
         "grouped by txn id"
     );
-    if let Some(clash) = collect(ctx, queries::KEY_CLASHES).await?.first() {
-        let ids = [
-            summary::strings(clash, "ledger_id"),
-            summary::strings(clash, "statement_id"),
-        ];
-        return Err(Error::KeyClash(
-            ids.map(|column| summary::text_at(&column, 0).unwrap_or_default()),
-        ));
-    }
+    refuse_clashes(ctx, queries::KEY_CLASHES).await?;
     // Only presence in `duplicate_key` matters; `duplicate_row` gives the
     // key's row in the `duplicates` table.
     let keys = collect(ctx, queries::DUPLICATE_KEYS).await?;
-    let keys = key_addresses(&keys)?;
-    let duplicate_keys = keys.len();
-    udf::register_lookup(ctx, "duplicate_key", keys);
+    udf::register_lookup(ctx, "duplicate_key", key_addresses(&keys)?);
     let (schema, duplicates) = materialize(ctx, queries::DUPLICATES).await?;
     let duplicates: Vec<RecordBatch> = duplicates.into_iter().flatten().collect();
-    let rows = key_addresses(&duplicates)?;
-    if rows.len() != duplicate_keys {
-        // Two ids of one key: each is a row of its own here.
-        let mut by_key = std::collections::HashMap::<i128, Vec<String>>::new();
-        for batch in &duplicates {
-            let ids = summary::strings(batch, "txn_id");
-            let keys = keys_of(batch)?;
-            for row in 0..batch.num_rows() {
-                let id = summary::text_at(&ids, row).unwrap_or_default();
-                by_key.entry(keys.value(row)).or_default().push(id);
-            }
-        }
-        if let Some(mut ids) = by_key.into_values().find(|ids| ids.len() > 1) {
-            ids.sort();
-            return Err(Error::KeyClash([ids[0].clone(), ids[1].clone()]));
-        }
-    }
-    udf::register_lookup(ctx, "duplicate_row", rows);
+    udf::register_lookup(ctx, "duplicate_row", key_addresses(&duplicates)?);
     rows::register(ctx, "duplicates", "dup", schema, duplicates)?;
+    refuse_clashes(ctx, queries::DUPLICATE_CLASHES).await?;
     let (schema, keyed) = materialize(ctx, queries::KEYED).await?;
     ctx.register_table("keyed", Arc::new(MemTable::try_new(schema, keyed)?))?;
     ctx.deregister_table("grouped")?;
     Ok(())
 }
 
-/// The `key` column of a batch.
-fn keys_of(batch: &RecordBatch) -> Result<&arrow::array::Decimal128Array> {
-    use arrow::array::AsArray;
-    batch
-        .column_by_name("key")
-        .and_then(|c| c.as_primitive_opt::<arrow::datatypes::Decimal128Type>())
-        .ok_or_else(|| Error::Invalid("a keyed table has no `key` column".into()))
+/// Fails with [`Error::KeyClash`] when `sql` (a clash query of
+/// [`queries`]) finds two ids of one key.
+async fn refuse_clashes(ctx: &SessionContext, sql: &str) -> Result<()> {
+    match collect(ctx, sql).await?.iter().find(|b| b.num_rows() > 0) {
+        Some(clash) => Err(Error::KeyClash(["first_id", "second_id"].map(|column| {
+            summary::text_at(&summary::strings(clash, column), 0).unwrap_or_default()
+        }))),
+        None => Ok(()),
+    }
 }
 
 /// Each row's `key` with its address in `batches`.
 fn key_addresses(batches: &[RecordBatch]) -> Result<Vec<(i128, u64)>> {
+    use arrow::array::AsArray;
     let mut out = Vec::new();
     for (batch, b) in batches.iter().enumerate() {
-        let keys = keys_of(b)?;
+        let keys = b
+            .column_by_name("key")
+            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::Decimal128Type>())
+            .ok_or_else(|| Error::Invalid("a keyed table has no `key` column".into()))?;
         for row in 0..b.num_rows() {
             if keys.is_valid(row) {
                 out.push((keys.value(row), rows::address(batch, row)));

@@ -64,13 +64,22 @@ pub const TXN_ID: &str = "coalesce(ledger_provider_txn_id(l_addr), statement_txn
 pub const DUPLICATE_KEYS: &str =
     "SELECT key FROM grouped WHERE ledger_count > 1 OR statement_count > 1";
 
-/// Hashed keys whose two sides' first rows are different ids: two ids
-/// that share a key (see [`crate::udf::txn_key`]). Packed keys cannot.
-pub const KEY_CLASHES: &str = "SELECT ledger_provider_txn_id(l_addr) AS ledger_id,
-  statement_txn_id(s_addr) AS statement_id
-FROM grouped
-WHERE hashed_key(key) AND ledger_count > 0 AND statement_count > 0
-  AND ledger_provider_txn_id(l_addr) <> statement_txn_id(s_addr)
+/// Two ids that share a key (see [`crate::udf::txn_key`]; packed keys
+/// cannot) as `first_id`, `second_id`: a hashed key whose two sides' first
+/// rows are different ids. Clashes within one side show in
+/// [`DUPLICATE_CLASHES`].
+pub const KEY_CLASHES: &str =
+    "SELECT least(l_id, s_id) AS first_id, greatest(l_id, s_id) AS second_id
+FROM (
+  SELECT ledger_provider_txn_id(l_addr) AS l_id, statement_txn_id(s_addr) AS s_id
+  FROM grouped WHERE hashed_key(key) AND ledger_count > 0 AND statement_count > 0
+)
+WHERE l_id <> s_id
+LIMIT 1";
+
+/// Two ids that share a duplicated key: `duplicates` has a row per id.
+pub const DUPLICATE_CLASHES: &str = "SELECT min(txn_id) AS first_id, max(txn_id) AS second_id
+FROM duplicates GROUP BY key HAVING count(*) > 1
 LIMIT 1";
 
 /// The `duplicates` table: for the [`DUPLICATE_KEYS`] (those for which

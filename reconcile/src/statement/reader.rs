@@ -285,8 +285,6 @@ pub(super) fn read_rows<R: std::io::Read>(
     let mut read = StatementRead::default();
     let mut builder = BatchBuilder::new();
     let mut record = csv::ByteRecord::new();
-    // One field list for every row: see `recycle`.
-    let mut spare_fields: Vec<&str> = Vec::with_capacity(positions.len());
     let mut reported = csv.position().byte();
     loop {
         let line_no = csv.position().line() + line_offset;
@@ -307,7 +305,7 @@ pub(super) fn read_rows<R: std::io::Read>(
         let line_no = record
             .position()
             .map_or(line_no, |p| p.line() + line_offset);
-        let mut fields = recycle(std::mem::take(&mut spare_fields));
+        let mut fields: Vec<&str> = Vec::with_capacity(positions.len());
         let outcome = row_fields(&record, positions, &mut fields)
             .and_then(|()| format.parse(&fields, options))
             .and_then(|parsed| match parsed {
@@ -323,7 +321,6 @@ pub(super) fn read_rows<R: std::io::Read>(
                     Ok(())
                 }
             });
-        spare_fields = recycle(fields);
         if let Err(error) = outcome {
             read.bad_lines.push(BadLine {
                 line: line_no,
@@ -346,14 +343,6 @@ pub(super) fn read_rows<R: std::io::Read>(
 }
 
 /// Picks the format's columns out of a record, as text.
-/// An emptied field list that may borrow from another row: the allocation
-/// is kept (collecting a vector's own iterator into a vector of a type of
-/// the same size reuses it), so reading a row allocates no list.
-fn recycle<'b>(mut fields: Vec<&str>) -> Vec<&'b str> {
-    fields.clear();
-    fields.into_iter().map(|_| "").collect()
-}
-
 pub(super) fn row_fields<'r>(
     record: &'r csv::ByteRecord,
     positions: &[Option<usize>],
