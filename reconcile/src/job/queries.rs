@@ -104,16 +104,18 @@ FROM (
 GROUP BY txn_id";
 
 /// The `keyed` table: one row per txn key with each side's count and
-/// first row, the key's row in `duplicates` (`d_addr`, from
-/// `duplicate_row`; NULL for most), and its `status` (`matched` or a pair exception). The
-/// grouped columns are shared, not copied.
+/// first row, and its `status` (`matched` or a pair exception), a
+/// dictionary of a few texts: one byte a row, where text took eleven. The
+/// grouped columns are shared, not copied. A duplicated key's row in
+/// `duplicates` is looked up again where it is needed (`duplicate_row(key)`)
+/// rather than stored: it is NULL for almost every key.
 ///
 /// A side of one row is compared on its amount and currency. A side of
 /// several is compared on its smallest and largest money key: the pair
 /// matches when both agree, so a duplicate booked at another amount is an
 /// `amount_mismatch` too.
-pub const KEYED: &str = "SELECT *,
-  CASE
+pub const KEYED: &str = "SELECT key, ledger_count, l_addr, statement_count, s_addr,
+  arrow_cast(CASE
     WHEN ledger_count = 0 THEN 'missing_in_ledger'
     WHEN statement_count = 0 THEN 'missing_in_statement'
     WHEN d_addr IS NULL THEN CASE
@@ -127,7 +129,7 @@ pub const KEYED: &str = "SELECT *,
     WHEN dup_l_key_min(d_addr) <> dup_s_key_min(d_addr)
       OR dup_l_key_max(d_addr) <> dup_s_key_max(d_addr) THEN 'amount_mismatch'
     ELSE 'matched'
-  END AS status
+  END, 'Dictionary(UInt8, Utf8)') AS status
 FROM (SELECT *, duplicate_row(key) AS d_addr FROM grouped)";
 
 /// The classification's output queries for one statement: `label`, when
@@ -148,9 +150,11 @@ const PAYMENT_ID: &str = "ledger_provider(l_addr) || ':' || ledger_provider_txn_
 
 /// A keyed row's side totals and fees: the duplicates' sums, or the one
 /// row's amount.
-const LEDGER_TOTAL: &str = "coalesce(dup_ledger_total(d_addr), ledger_amount(l_addr))";
-const STATEMENT_TOTAL: &str = "coalesce(dup_statement_total(d_addr), statement_amount(s_addr))";
-const STATEMENT_FEES: &str = "coalesce(dup_statement_fees(d_addr), statement_fee(s_addr))";
+const LEDGER_TOTAL: &str = "coalesce(dup_ledger_total(duplicate_row(key)), ledger_amount(l_addr))";
+const STATEMENT_TOTAL: &str =
+    "coalesce(dup_statement_total(duplicate_row(key)), statement_amount(s_addr))";
+const STATEMENT_FEES: &str =
+    "coalesce(dup_statement_fees(duplicate_row(key)), statement_fee(s_addr))";
 
 impl Queries {
     /// The queries for a statement reported under `label`.
@@ -182,7 +186,7 @@ FROM keyed WHERE status = 'matched'",
     pub fn exceptions(&self) -> String {
         format!(
             "WITH e AS (
-  SELECT status AS kind, * FROM keyed WHERE status <> 'matched'
+  SELECT arrow_cast(status, 'Utf8') AS kind, * FROM keyed WHERE status <> 'matched'
   UNION ALL
   SELECT 'duplicate_in_ledger' AS kind, * FROM keyed WHERE ledger_count > 1
   UNION ALL

@@ -8,6 +8,7 @@
 //! export's preamble, line numbers, bad lines, Arrow batches — is shared in
 //! [`reader`], so every format streams into the same table.
 
+mod columns;
 mod generic;
 mod mpesa;
 mod parallel;

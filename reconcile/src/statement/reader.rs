@@ -20,6 +20,7 @@ use arrow::record_batch::RecordBatch;
 use indicatif::ProgressBar;
 use serde::Serialize;
 
+use super::columns::{OptionalTexts, SparseAmounts};
 use super::{FormatOptions, Parsed, StatementFormat, StatementLine};
 use crate::schema::{statement_schema, to_amount_units, AMOUNT_PRECISION, AMOUNT_SCALE};
 use crate::{Error, Result};
@@ -96,12 +97,12 @@ struct BatchBuilder {
     txn_id: StringBuilder,
     kind: FewStrings,
     amount: Decimal128Builder,
-    fee: Decimal128Builder,
+    fee: SparseAmounts,
     currency: FewStrings,
     completed_at: TimestampMicrosecondBuilder,
     reference: StringBuilder,
-    counterparty: StringBuilder,
-    details: StringBuilder,
+    counterparty: OptionalTexts,
+    details: OptionalTexts,
     rows: usize,
 }
 
@@ -111,21 +112,27 @@ fn amount_builder() -> Decimal128Builder {
         .expect("valid decimal type")
 }
 
+/// A text column sized for a batch of ids or references (about 16 bytes),
+/// so it is not grown and copied a dozen times from Arrow's default 1 KiB.
+fn text_builder() -> StringBuilder {
+    StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16)
+}
+
 impl BatchBuilder {
     fn new() -> Self {
         BatchBuilder {
             line: UInt64Builder::with_capacity(BATCH_ROWS),
             provider: FewStrings::default(),
-            txn_id: StringBuilder::new(),
+            txn_id: text_builder(),
             kind: FewStrings::default(),
             amount: amount_builder(),
-            fee: amount_builder(),
+            fee: SparseAmounts::new(BATCH_ROWS),
             currency: FewStrings::default(),
             completed_at: TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS)
                 .with_timezone("UTC"),
-            reference: StringBuilder::new(),
-            counterparty: StringBuilder::new(),
-            details: StringBuilder::new(),
+            reference: text_builder(),
+            counterparty: OptionalTexts::new(BATCH_ROWS),
+            details: OptionalTexts::new(BATCH_ROWS),
             rows: 0,
         }
     }
@@ -139,13 +146,13 @@ impl BatchBuilder {
         self.txn_id.append_value(&l.txn_id);
         self.kind.append(l.kind.as_str());
         self.amount.append_value(amount);
-        self.fee.append_value(fee);
+        self.fee.append(fee);
         self.currency.append(l.currency.code());
         self.completed_at
             .append_value(l.completed_at.timestamp_micros());
         self.reference.append_option(l.reference.as_deref());
-        self.counterparty.append_option(l.counterparty.as_deref());
-        self.details.append_option(l.details.as_deref());
+        self.counterparty.append(l.counterparty.as_deref());
+        self.details.append(l.details.as_deref());
         self.rows += 1;
         Ok(())
     }
@@ -154,15 +161,15 @@ impl BatchBuilder {
         let columns: Vec<ArrayRef> = vec![
             std::sync::Arc::new(self.line.finish()),
             std::sync::Arc::new(self.provider.finish()?),
-            std::sync::Arc::new(self.txn_id.finish()),
+            std::sync::Arc::new(std::mem::replace(&mut self.txn_id, text_builder()).finish()),
             std::sync::Arc::new(self.kind.finish()?),
             std::sync::Arc::new(self.amount.finish()),
-            std::sync::Arc::new(self.fee.finish()),
+            self.fee.finish(),
             std::sync::Arc::new(self.currency.finish()?),
             std::sync::Arc::new(self.completed_at.finish()),
-            std::sync::Arc::new(self.reference.finish()),
-            std::sync::Arc::new(self.counterparty.finish()),
-            std::sync::Arc::new(self.details.finish()),
+            std::sync::Arc::new(std::mem::replace(&mut self.reference, text_builder()).finish()),
+            self.counterparty.finish(),
+            self.details.finish(),
         ];
         self.rows = 0;
         Ok(RecordBatch::try_new(statement_schema(), columns)?)
