@@ -24,6 +24,9 @@ DATA="${RECON_DATA:-$HOME/.cache/paymatch-bench/recon-$N}"
 if [ ! -f "$DATA/truth.jsonl" ]; then
   "$BIN/recon_data" --entries "$N" --out "$DATA" >&2
 fi
+# The build and the generator leave gigabytes of dirty pages (binaries,
+# data files): write them out now, not during the first timed run.
+sync
 echo "data: $DATA ($(du -sh "$DATA/ledger.parquet" | cut -f1) ledger.parquet, $(du -sh "$DATA/statement.csv" | cut -f1) statement.csv, $(wc -l < "$DATA/truth.jsonl") injected exceptions)"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr)"
 
