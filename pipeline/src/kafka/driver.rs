@@ -495,9 +495,10 @@ impl<S: StreamStage> Driver<S> {
             .commit_transaction(self.timeout)
             .map_err(|e| classify("commit_transaction", e))?;
         // Kafka has it: now the local copy.
-        let state = self.stage.state();
-        state.restore(changes).map_err(Failure::Fatal)?;
-        state.discard();
+        self.stage
+            .state()
+            .committed(changes)
+            .map_err(Failure::Fatal)?;
         let now_ms = chrono::Utc::now().timestamp_millis();
         let ages: Vec<f64> = origins
             .iter()

@@ -68,9 +68,16 @@ pub trait StageState {
     /// # Errors
     /// A storage failure.
     fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()>;
+    /// The transaction that carried `records` (all of this transaction's
+    /// [`StageState::take_changes`]) committed: writes them into the local
+    /// store and keeps their values in memory for the next reads.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn committed(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()>;
 }
 
-/// Both stages expose the same three state operations; one impl each.
+/// Both stages expose the same four state operations; one impl each.
 macro_rules! stage_state {
     ($stage:ty) => {
         impl StageState for $stage {
@@ -82,6 +89,9 @@ macro_rules! stage_state {
             }
             fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
                 <$stage>::restore(self, records)
+            }
+            fn committed(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+                <$stage>::committed(self, records)
             }
         }
     };

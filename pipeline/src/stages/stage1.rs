@@ -316,6 +316,15 @@ impl Stage1 {
         self.seen.discard();
     }
 
+    /// Writes this transaction's dedupe entries, now committed, to the
+    /// store and keeps them in memory (see [`StateTable::commit_local`]).
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn committed(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        self.seen.commit_local(records)
+    }
+
     /// Rebuilds dedupe entries read back from the changelog.
     ///
     /// # Errors

@@ -215,6 +215,16 @@ impl Stage2 {
         self.state.discard();
     }
 
+    /// Writes this transaction's customer states, now committed, to the
+    /// store and keeps them in memory (see
+    /// [`crate::state::StateTable::commit_local`]).
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn committed(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        self.state.commit_local(records)
+    }
+
     /// Rebuilds customer states read back from the changelog.
     ///
     /// # Errors
