@@ -3,18 +3,20 @@
 //! table) and keeps it current as customer and invoice records arrive;
 //! updates and deletes remove exactly the keys the previous version wrote.
 
+mod decoded;
 pub mod keys;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use model::{Customer, Invoice, InvoiceStatus};
 use serde::de::DeserializeOwned;
 
 pub use keys::{KeyRules, RefTarget, Resolved};
 
+use decoded::{Decoded, DECODED_MAX};
+
 use crate::error::{Error, Result};
-use crate::fxhash::FxBuild;
 use crate::store::{Batch, KvStore, Table};
 
 /// Bounds on the fuzzy lookup, so a query costs the same at any size.
@@ -35,24 +37,14 @@ impl Default for FuzzyBounds {
     }
 }
 
-/// Decoded customer records, shared: decoding a record costs more than the
-/// rest of a lookup, and the same customers are read again and again.
-/// Bounded; emptied when full; entries are dropped by the index's own writer
-/// when a customer changes, so it never serves a stale record.
-#[derive(Default)]
-struct DecodedCustomers {
-    map: RwLock<HashMap<Box<str>, Arc<Customer>, FxBuild>>,
-}
-
-const DECODED_CUSTOMERS_MAX: usize = 2_000_000;
-
 /// Read and write access to the index.
 #[derive(Clone)]
 pub struct CustomerIndex {
     store: Arc<dyn KvStore>,
     rules: KeyRules,
     bounds: FuzzyBounds,
-    decoded: Arc<DecodedCustomers>,
+    customers: Arc<Decoded<Customer>>,
+    invoices: Arc<Decoded<Invoice>>,
 }
 
 fn decode<T: DeserializeOwned>(table: Table, key: &[u8], bytes: &[u8]) -> Result<T> {
@@ -74,7 +66,8 @@ impl CustomerIndex {
             store,
             rules,
             bounds,
-            decoded: Arc::default(),
+            customers: Arc::default(),
+            invoices: Arc::default(),
         }
     }
 
@@ -114,20 +107,17 @@ impl CustomerIndex {
         self.store
             .scan_prefix(Table::Customers, b"", &mut |key, bytes| {
                 match decode::<Customer>(Table::Customers, key, bytes) {
-                    Ok(customer) => decoded.push(Arc::new(customer)),
+                    Ok(customer) => {
+                        decoded.push((customer.customer_id.as_str().into(), Arc::new(customer)))
+                    }
                     Err(e) => failure = Some(e),
                 }
-                failure.is_none() && decoded.len() < DECODED_CUSTOMERS_MAX
+                failure.is_none() && decoded.len() < DECODED_MAX
             })?;
         if let Some(e) = failure {
             return Err(e);
         }
-        let mut map = self.decoded.map.write().unwrap_or_else(|e| e.into_inner());
-        map.clear();
-        map.reserve(decoded.len());
-        for customer in decoded {
-            map.insert(customer.customer_id.as_str().into(), customer);
-        }
+        self.customers.replace_all(decoded);
         Ok(all)
     }
 
@@ -152,51 +142,41 @@ impl CustomerIndex {
     /// # Errors
     /// A storage failure or a corrupt record.
     pub fn customer(&self, customer_id: &str) -> Result<Option<Arc<Customer>>> {
-        let decoded = &self.decoded.map;
-        if let Some(hit) = decoded
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(customer_id)
-        {
-            return Ok(Some(hit.clone()));
-        }
-        let key = customer_id.as_bytes();
-        let Some(bytes) = self.store.get(Table::Customers, key)? else {
-            return Ok(None);
-        };
-        let customer: Arc<Customer> = Arc::new(decode(Table::Customers, key, &bytes)?);
-        let mut map = decoded.write().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= DECODED_CUSTOMERS_MAX {
-            map.clear();
-        }
-        map.insert(customer_id.into(), customer.clone());
-        Ok(Some(customer))
-    }
-
-    fn forget_customers<'a>(&self, ids: impl Iterator<Item = &'a String>) {
-        let mut map = self.decoded.map.write().unwrap_or_else(|e| e.into_inner());
-        for id in ids {
-            map.remove(id.as_str());
-        }
+        self.record(&self.customers, Table::Customers, customer_id)
     }
 
     /// An invoice record.
     ///
     /// # Errors
     /// A storage failure or a corrupt record.
-    pub fn invoice(&self, invoice_id: &str) -> Result<Option<Invoice>> {
-        let key = invoice_id.as_bytes();
-        self.store
-            .get(Table::Invoices, key)?
-            .map(|b| decode(Table::Invoices, key, &b))
-            .transpose()
+    pub fn invoice(&self, invoice_id: &str) -> Result<Option<Arc<Invoice>>> {
+        self.record(&self.invoices, Table::Invoices, invoice_id)
+    }
+
+    /// A record of `table`, decoded once and then shared.
+    fn record<T: DeserializeOwned>(
+        &self,
+        decoded: &Decoded<T>,
+        table: Table,
+        id: &str,
+    ) -> Result<Option<Arc<T>>> {
+        if let Some(hit) = decoded.get(id) {
+            return Ok(Some(hit));
+        }
+        let key = id.as_bytes();
+        let Some(bytes) = self.store.get(table, key)? else {
+            return Ok(None);
+        };
+        let record: Arc<T> = Arc::new(decode(table, key, &bytes)?);
+        decoded.insert(id, record.clone());
+        Ok(Some(record))
     }
 
     /// A customer's invoices, any status, oldest due first.
     ///
     /// # Errors
     /// A storage failure or a corrupt record.
-    pub fn invoices_of(&self, customer_id: &str) -> Result<Vec<Invoice>> {
+    pub fn invoices_of(&self, customer_id: &str) -> Result<Vec<Arc<Invoice>>> {
         let ids = self
             .store
             .get_set(Table::Refs, &keys::key('o', customer_id))?;
@@ -222,7 +202,7 @@ impl CustomerIndex {
     ///
     /// # Errors
     /// As [`CustomerIndex::invoices_of`].
-    pub fn open_invoices(&self, customer_id: &str) -> Result<Vec<Invoice>> {
+    pub fn open_invoices(&self, customer_id: &str) -> Result<Vec<Arc<Invoice>>> {
         let mut all = self.invoices_of(customer_id)?;
         all.retain(|i| i.status == InvoiceStatus::Open);
         Ok(all)
@@ -352,7 +332,7 @@ impl IndexWriter<'_> {
     fn old_invoice(&self, id: &str) -> Result<Option<Invoice>> {
         match self.invoices.get(id) {
             Some(pending) => Ok(pending.clone()),
-            None => self.index.invoice(id),
+            None => Ok(self.index.invoice(id)?.map(|i| (*i).clone())),
         }
     }
 
@@ -458,9 +438,11 @@ impl IndexWriter<'_> {
         }
         // Drop decoded copies before and after the write, so no reader keeps
         // one that was decoded from the old bytes.
-        self.index.forget_customers(self.customers.keys());
+        self.index.customers.forget(self.customers.keys());
+        self.index.invoices.forget(self.invoices.keys());
         let result = self.index.store.write(self.batch);
-        self.index.forget_customers(self.customers.keys());
+        self.index.customers.forget(self.customers.keys());
+        self.index.invoices.forget(self.invoices.keys());
         result
     }
 }

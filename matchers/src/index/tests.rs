@@ -220,3 +220,33 @@ fn rocksdb_batches_apply_in_key_order_but_keep_the_order_of_one_key() {
     assert_eq!(store.get(Table::State, b"a").unwrap().unwrap(), b"2");
     assert!(store.get_set(Table::Refs, b"s").unwrap().is_empty());
 }
+
+#[test]
+fn invoices_are_decoded_once_and_writes_replace_them() {
+    let store = Arc::new(crate::store::CountingStore::new(Arc::new(
+        MemoryStore::new(),
+    )));
+    let index = CustomerIndex::new(store.clone(), rules(), FuzzyBounds::default());
+    let mut w = index.writer();
+    w.upsert_customer(customer("C1", "ACC1001", "Jane Doe", "0712345678"))
+        .unwrap();
+    w.upsert_invoice(invoice("I1", "C1", "INV1", 2500)).unwrap();
+    w.commit().unwrap();
+    assert_eq!(index.invoices_of("C1").unwrap().len(), 1);
+    let reads = store.gets();
+    let first = index.invoice("I1").unwrap().unwrap();
+    assert_eq!(store.gets(), reads, "decoded on first use, then shared");
+    let mut w = index.writer();
+    w.upsert_invoice(invoice("I1", "C1", "INV1", 3000)).unwrap();
+    w.commit().unwrap();
+    let second = index.invoice("I1").unwrap().unwrap();
+    assert_ne!(
+        first.amount, second.amount,
+        "the new version, not the cached one"
+    );
+    let mut w = index.writer();
+    w.delete_invoice("I1").unwrap();
+    w.commit().unwrap();
+    assert!(index.invoice("I1").unwrap().is_none());
+    assert!(index.invoices_of("C1").unwrap().is_empty());
+}

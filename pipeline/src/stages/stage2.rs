@@ -127,7 +127,7 @@ impl Stage2 {
                 let paid = state.paid.get(&i.invoice_id).copied().unwrap_or_default();
                 OpenItem {
                     remaining: i.amount - paid,
-                    invoice_id: i.invoice_id,
+                    invoice_id: i.invoice_id.clone(),
                     due_at: i.due_at,
                 }
             })
