@@ -17,7 +17,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Int64Array, StringArray, UInt64Array,
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Int64Array, StringArray, UInt32Array,
 };
 use arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
@@ -217,14 +217,15 @@ fn hashed_of(a: &ArrayRef) -> ArrayRef {
 pub fn register_lookup(
     ctx: &SessionContext,
     name: &str,
-    entries: impl IntoIterator<Item = (i128, u64)>,
+    entries: impl IntoIterator<Item = (i128, crate::rows::Address)>,
 ) {
-    let entries: datafusion::common::HashMap<i128, u64> = entries.into_iter().collect();
+    let entries: datafusion::common::HashMap<i128, crate::rows::Address> =
+        entries.into_iter().collect();
     let lookup = move |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(args)?;
         let keys = arrays[0].as_primitive::<Decimal128Type>();
-        let out: UInt64Array = if entries.is_empty() {
-            UInt64Array::new_null(keys.len())
+        let out: UInt32Array = if entries.is_empty() {
+            UInt32Array::new_null(keys.len())
         } else {
             keys.iter()
                 .map(|k| k.and_then(|k| entries.get(&k).copied()))
@@ -235,7 +236,7 @@ pub fn register_lookup(
     ctx.register_udf(create_udf(
         name,
         vec![key_type()],
-        DataType::UInt64,
+        crate::rows::ADDRESS_TYPE,
         Volatility::Immutable,
         Arc::new(lookup),
     ));

@@ -274,7 +274,7 @@ async fn refuse_clashes(ctx: &SessionContext, sql: &str) -> Result<()> {
 }
 
 /// Each row's `key` with its address in `batches`.
-fn key_addresses(batches: &[RecordBatch]) -> Result<Vec<(i128, u64)>> {
+fn key_addresses(batches: &[RecordBatch]) -> Result<Vec<(i128, rows::Address)>> {
     use arrow::array::AsArray;
     let mut out = Vec::new();
     for (batch, b) in batches.iter().enumerate() {

@@ -49,10 +49,10 @@ pub const GROUPED: &str = "SELECT key,
   count(l_addr) AS ledger_count, min(l_addr) AS l_addr,
   count(s_addr) AS statement_count, min(s_addr) AS s_addr
 FROM (
-  SELECT txn_key(provider_txn_id) AS key, addr AS l_addr, CAST(NULL AS BIGINT UNSIGNED) AS s_addr
+  SELECT txn_key(provider_txn_id) AS key, addr AS l_addr, CAST(NULL AS INT UNSIGNED) AS s_addr
   FROM ledger_scope
   UNION ALL
-  SELECT txn_key(txn_id), CAST(NULL AS BIGINT UNSIGNED), addr
+  SELECT txn_key(txn_id), CAST(NULL AS INT UNSIGNED), addr
   FROM statement WHERE kind IN ('payment', 'reversal')
 )
 GROUP BY key";
