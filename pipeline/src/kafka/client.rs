@@ -88,7 +88,13 @@ fn producer(c: &mut ClientConfig, linger_ms: u32) {
 /// restarted instance fences its predecessor's unfinished transaction.
 pub fn transactional_producer(config: &KafkaConfig, transactional_id: &str) -> ClientConfig {
     configure(config, |c| {
-        producer(c, 5);
+        // Half a transaction window: the produce requests are larger and
+        // fewer, which the broker (sharing the machine) and librdkafka's
+        // I/O thread both feel. The commit waits for them anyway. On the
+        // benchmark (100 ms windows): 21–23k payments/s at 5 ms, 25k at
+        // 20 ms, 30–31k at 50 ms, 26k at 100 ms; restores' p99 at 10k/s
+        // 384 ms at 5 ms, 338 ms at 50 ms.
+        producer(c, transaction_linger_ms(config));
         c.set("transactional.id", transactional_id)
             .set(
                 "transaction.timeout.ms",
@@ -111,6 +117,12 @@ pub fn transactional_producer(config: &KafkaConfig, transactional_id: &str) -> C
     })
 }
 
+/// `linger.ms` of the stages' transactional producers: half the
+/// transaction window, between 5 ms and 1 s (`[kafka.client]` overrides).
+pub fn transaction_linger_ms(config: &KafkaConfig) -> u32 {
+    (config.transaction_ms / 2).clamp(5, 1000) as u32
+}
+
 /// An idempotent producer (publishing files: every record once, in order).
 pub fn idempotent_producer(config: &KafkaConfig) -> ClientConfig {
     configure(config, |c| producer(c, 20))
@@ -121,5 +133,27 @@ pub fn kafka_error(context: &str) -> impl FnOnce(KafkaError) -> Error + '_ {
     move |source| Error::Kafka {
         context: context.to_string(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transactional_linger_is_half_a_window_unless_configured() {
+        let mut config = KafkaConfig::default();
+        let linger = |c: &KafkaConfig| {
+            transactional_producer(c, "t")
+                .get("linger.ms")
+                .map(str::to_string)
+        };
+        assert_eq!(linger(&config).as_deref(), Some("50"));
+        config.transaction_ms = 4;
+        assert_eq!(linger(&config).as_deref(), Some("5"));
+        config.transaction_ms = 60_000;
+        assert_eq!(linger(&config).as_deref(), Some("1000"));
+        config.client.insert("linger.ms".into(), "7".into());
+        assert_eq!(linger(&config).as_deref(), Some("7"));
     }
 }

@@ -20,7 +20,9 @@ pub struct KafkaConfig {
     /// Default `paymatch`.
     pub group_prefix: String,
     /// Longest time one transaction stays open collecting records, in ms.
-    /// Longer: more throughput; shorter: lower latency. Default 100.
+    /// Longer: more throughput; shorter: lower latency. Default 100. The
+    /// stages' producers linger half of it (`linger.ms`, 5 ms to 1 s) to
+    /// send fewer, larger requests; `[kafka.client] "linger.ms"` overrides.
     pub transaction_ms: u64,
     /// Most input records in one transaction. Default 5000.
     pub max_batch: usize,
