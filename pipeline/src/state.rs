@@ -177,34 +177,42 @@ impl<T: StateValue> StateTable<T> {
     /// # Errors
     /// A storage failure.
     pub fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
-        let mut batch = Batch::default();
-        for (key, value) in records {
+        for (key, _) in records {
             self.recent.forget(&String::from_utf8_lossy(key));
-            match value {
-                Some(v) => batch.put(self.table, key.clone(), v.clone()),
-                None => batch.delete(self.table, key.clone()),
-            }
         }
-        self.store.write(batch)?;
-        Ok(())
+        self.write_records(records.iter().cloned())
     }
 
     /// The transaction that carried `records` (this table's
-    /// [`StateTable::take_changes`]) committed: writes them to the store as
-    /// [`StateTable::restore`] does, and keeps the pending values — those
-    /// just written — in memory as the latest, as a flush does. Without
-    /// this, Kafka mode forgot every key it had just committed, and the
-    /// next payment of the same customer read its state back from
-    /// RocksDB's memtable.
+    /// [`StateTable::take_changes`]) committed: writes them to the store,
+    /// and keeps the pending values — those just written — in memory as
+    /// the latest, as a flush does. (Kafka mode used to restore them,
+    /// which forgot every key it had just committed: the next payment of
+    /// the same customer read its state back from RocksDB.)
     ///
     /// # Errors
     /// A storage failure.
-    pub fn commit_local(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
-        self.restore(records)?;
+    pub fn commit_local(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
+        self.write_records(records.into_iter())?;
         for (key, value) in self.pending.drain() {
             self.recent.insert(key, value);
         }
         self.touched.clear();
+        Ok(())
+    }
+
+    fn write_records(
+        &self,
+        records: impl Iterator<Item = (Vec<u8>, Option<Vec<u8>>)>,
+    ) -> Result<()> {
+        let mut batch = Batch::default();
+        for (key, value) in records {
+            match value {
+                Some(v) => batch.put(self.table, key, v),
+                None => batch.delete(self.table, key),
+            }
+        }
+        self.store.write(batch)?;
         Ok(())
     }
 
@@ -440,12 +448,18 @@ mod tests {
         assert_eq!(table.get("C1").unwrap(), None);
     }
 
-    #[test]
-    fn committed_values_are_read_from_memory() {
+    /// A table over a store that counts its reads.
+    fn counted_table() -> (Arc<matchers::store::CountingStore>, StateTable<u32>) {
         let store = Arc::new(matchers::store::CountingStore::new(Arc::new(
             MemoryStore::new(),
         )));
-        let mut table: StateTable<u32> = StateTable::new(store.clone(), Table::State);
+        let table = StateTable::new(store.clone(), Table::State);
+        (store, table)
+    }
+
+    #[test]
+    fn committed_values_are_read_from_memory() {
+        let (store, mut table) = counted_table();
         table.put("C1", 1);
         table.put("C1", 2);
         table.put("C2", 3);
@@ -454,7 +468,7 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.into_bytes(), Some(v)))
             .collect();
-        table.commit_local(&changes).unwrap();
+        table.commit_local(changes).unwrap();
         assert_eq!(table.pending(), 0);
         let reads = store.gets();
         assert_eq!(table.get("C1").unwrap(), Some(2));
@@ -468,10 +482,7 @@ mod tests {
 
     #[test]
     fn flushed_values_are_read_from_memory_and_restores_replace_them() {
-        let store = Arc::new(matchers::store::CountingStore::new(Arc::new(
-            MemoryStore::new(),
-        )));
-        let mut table: StateTable<u32> = StateTable::new(store.clone(), Table::State);
+        let (store, mut table) = counted_table();
         table.put("C1", 1);
         table.flush().unwrap();
         let reads = store.gets();

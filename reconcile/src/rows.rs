@@ -117,10 +117,7 @@ pub fn register(
         tracing::debug!(
             table,
             column = field.name().as_str(),
-            bytes = batches
-                .iter()
-                .map(|b| b.column(column).get_array_memory_size())
-                .sum::<usize>(),
+            bytes = held_bytes(batches.iter().map(|b| b.column(column).to_data())),
             "held"
         );
         let mut sources: Vec<ArrayRef> = batches.iter().map(|b| b.column(column).clone()).collect();
@@ -146,6 +143,30 @@ pub fn register(
         ));
     }
     crate::engine::register_batches(ctx, table, with_address, addressed)
+}
+
+/// Bytes the buffers of `arrays` hold, each buffer counted once: batches
+/// may share one (an all-zero or all-empty statement column, slices of one
+/// long batch), and counting it per batch would report memory that is not
+/// there.
+fn held_bytes(arrays: impl Iterator<Item = arrow::array::ArrayData>) -> usize {
+    fn visit(data: &arrow::array::ArrayData, seen: &mut std::collections::HashSet<usize>) -> usize {
+        let buffers = data
+            .buffers()
+            .iter()
+            .chain(data.nulls().map(|n| n.buffer()));
+        let own: usize = buffers
+            .filter(|b| seen.insert(b.data_ptr().as_ptr() as usize))
+            .map(|b| b.capacity())
+            .sum();
+        own + data
+            .child_data()
+            .iter()
+            .map(|c| visit(c, seen))
+            .sum::<usize>()
+    }
+    let mut seen = std::collections::HashSet::new();
+    arrays.map(|data| visit(&data, &mut seen)).sum()
 }
 
 /// One column of one table, by address.
@@ -235,6 +256,16 @@ mod tests {
             })
             .collect();
         assert_eq!(texts, ["KES", "KES", "USD"]);
+    }
+
+    #[test]
+    fn shared_buffers_are_held_once() {
+        let values: ArrayRef = Arc::new(Int64Array::from(vec![7; 1000]));
+        let one = held_bytes(std::iter::once(values.to_data()));
+        let slices = [values.slice(0, 500), values.slice(500, 500)];
+        assert_eq!(held_bytes(slices.iter().map(|a| a.to_data())), one);
+        let other: ArrayRef = Arc::new(Int64Array::from(vec![7; 1000]));
+        assert!(held_bytes([values.to_data(), other.to_data()].into_iter()) >= 2 * 8000);
     }
 
     #[test]

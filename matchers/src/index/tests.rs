@@ -177,12 +177,18 @@ fn several_versions_in_one_batch_fold() {
     assert_eq!(ids(index.lookup_exact("ACC2").unwrap()), ["C1"]);
 }
 
-#[test]
-fn warming_decodes_customers_and_writes_still_replace_them() {
+/// An index over a memory store that counts its reads.
+fn counted_index() -> (Arc<crate::store::CountingStore>, CustomerIndex) {
     let store = Arc::new(crate::store::CountingStore::new(Arc::new(
         MemoryStore::new(),
     )));
     let index = CustomerIndex::new(store.clone(), rules(), FuzzyBounds::default());
+    (store, index)
+}
+
+#[test]
+fn warming_decodes_customers_and_writes_still_replace_them() {
+    let (store, index) = counted_index();
     let mut w = index.writer();
     w.upsert_customer(customer("C1", "ACC1001", "Jane Doe", "0712345678"))
         .unwrap();
@@ -223,10 +229,7 @@ fn rocksdb_batches_apply_in_key_order_but_keep_the_order_of_one_key() {
 
 #[test]
 fn invoices_are_decoded_once_and_writes_replace_them() {
-    let store = Arc::new(crate::store::CountingStore::new(Arc::new(
-        MemoryStore::new(),
-    )));
-    let index = CustomerIndex::new(store.clone(), rules(), FuzzyBounds::default());
+    let (store, index) = counted_index();
     let mut w = index.writer();
     w.upsert_customer(customer("C1", "ACC1001", "Jane Doe", "0712345678"))
         .unwrap();

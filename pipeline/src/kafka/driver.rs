@@ -453,7 +453,7 @@ impl<S: StreamStage> Driver<S> {
                 Some(deadline)
                     if Instant::now() >= deadline || full || stop.load(Ordering::SeqCst) =>
                 {
-                    return self.commit(producer, &offsets, &changes, inputs, &origins);
+                    return self.commit(producer, &offsets, changes, inputs, &origins);
                 }
                 None => return Ok(()),
                 Some(_) => {}
@@ -465,7 +465,7 @@ impl<S: StreamStage> Driver<S> {
         &mut self,
         producer: &TxProducer,
         offsets: &BTreeMap<i32, i64>,
-        changes: &[KeyValue],
+        changes: Vec<KeyValue>,
         inputs: usize,
         origins: &[i64],
     ) -> Result<(), Failure> {

@@ -74,7 +74,7 @@ pub trait StageState {
     ///
     /// # Errors
     /// A storage failure.
-    fn committed(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()>;
+    fn committed(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()>;
 }
 
 /// Both stages expose the same four state operations; one impl each.
@@ -90,7 +90,7 @@ macro_rules! stage_state {
             fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
                 <$stage>::restore(self, records)
             }
-            fn committed(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+            fn committed(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
                 <$stage>::committed(self, records)
             }
         }

@@ -321,7 +321,7 @@ impl Stage1 {
     ///
     /// # Errors
     /// A storage failure.
-    pub fn committed(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+    pub fn committed(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
         self.seen.commit_local(records)
     }
 

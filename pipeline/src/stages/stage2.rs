@@ -221,7 +221,7 @@ impl Stage2 {
     ///
     /// # Errors
     /// A storage failure.
-    pub fn committed(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+    pub fn committed(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
         self.state.commit_local(records)
     }
 
