@@ -53,10 +53,6 @@ pub struct StateTable<T> {
     store: Arc<dyn KvStore>,
     table: Table,
     pending: HashMap<String, T>,
-    /// Values of the transaction being committed ([`StateTable::seal`]):
-    /// Kafka mode processes the next inputs while it commits, and they must
-    /// read these, yet an abort of the next transaction must not lose them.
-    sealed: HashMap<String, T>,
     /// Keys put since the last [`StateTable::take_changes`], in order.
     touched: Vec<String>,
     /// Values flushed lately, decoded.
@@ -118,23 +114,17 @@ impl<T: StateValue> StateTable<T> {
             store,
             table,
             pending: HashMap::new(),
-            sealed: HashMap::new(),
             touched: Vec::new(),
             recent: Recent::default(),
         }
     }
 
-    /// The value under `key`: pending writes first, then sealed ones.
+    /// The value under `key`, pending writes first.
     ///
     /// # Errors
     /// A storage failure or a corrupt value.
     pub fn get(&self, key: &str) -> Result<Option<T>> {
-        if let Some(v) = self
-            .pending
-            .get(key)
-            .or_else(|| self.sealed.get(key))
-            .or_else(|| self.recent.get(key))
-        {
+        if let Some(v) = self.pending.get(key).or_else(|| self.recent.get(key)) {
             return Ok(Some(v.clone()));
         }
         match self.store.get(self.table, key.as_bytes())? {
@@ -175,20 +165,9 @@ impl<T: StateValue> StateTable<T> {
             .collect()
     }
 
-    /// The pending writes' transaction is complete and about to commit:
-    /// they become sealed, and later writes pending for the next one.
-    pub fn seal(&mut self) {
-        if self.sealed.is_empty() {
-            std::mem::swap(&mut self.sealed, &mut self.pending);
-        } else {
-            self.sealed.extend(self.pending.drain());
-        }
-    }
-
-    /// Forgets pending and sealed writes (their transactions were aborted).
+    /// Forgets pending writes (their transaction was aborted).
     pub fn discard(&mut self) {
         self.pending.clear();
-        self.sealed.clear();
         self.touched.clear();
     }
 
@@ -204,21 +183,21 @@ impl<T: StateValue> StateTable<T> {
         self.write_records(records.iter().cloned())
     }
 
-    /// The sealed transaction, which carried `records` (this table's
-    /// [`StateTable::take_changes`] up to [`StateTable::seal`]), committed:
-    /// writes them to the store, and keeps the sealed values — those just
-    /// written — in memory as the latest, as a flush does. Pending writes
-    /// (the next transaction's) stay pending. (Kafka mode used to restore
-    /// the records, which forgot every key it had just committed: the next
-    /// payment of the same customer read its state back from RocksDB.)
+    /// The transaction that carried `records` (this table's
+    /// [`StateTable::take_changes`]) committed: writes them to the store,
+    /// and keeps the pending values — those just written — in memory as
+    /// the latest, as a flush does. (Kafka mode used to restore them,
+    /// which forgot every key it had just committed: the next payment of
+    /// the same customer read its state back from RocksDB.)
     ///
     /// # Errors
     /// A storage failure.
     pub fn commit_local(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
         self.write_records(records.into_iter())?;
-        for (key, value) in self.sealed.drain() {
+        for (key, value) in self.pending.drain() {
             self.recent.insert(key, value);
         }
+        self.touched.clear();
         Ok(())
     }
 
@@ -489,7 +468,6 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.into_bytes(), Some(v)))
             .collect();
-        table.seal();
         table.commit_local(changes).unwrap();
         assert_eq!(table.pending(), 0);
         let reads = store.gets();
@@ -500,41 +478,6 @@ mod tests {
         let fresh: StateTable<u32> = StateTable::new(store.clone(), Table::State);
         assert_eq!(fresh.get("C1").unwrap(), Some(2));
         assert!(store.gets() > reads);
-    }
-
-    #[test]
-    fn the_next_transaction_reads_a_sealed_one_and_its_abort_keeps_it() {
-        let (store, mut table) = counted_table();
-        table.put("C1", 1);
-        table.put("C2", 1);
-        let first = records(table.take_changes());
-        table.seal();
-        // The next transaction, processed while the first one commits.
-        assert_eq!(table.get("C1").unwrap(), Some(1), "sealed values are read");
-        table.put("C1", 2);
-        let second = table.take_changes();
-        assert_eq!(second, vec![("C1".to_string(), b"2".to_vec())]);
-        table.commit_local(first).unwrap();
-        assert_eq!(table.get("C1").unwrap(), Some(2), "still pending");
-        // The next one aborts: the committed values remain, from memory.
-        table.discard();
-        let reads = store.gets();
-        assert_eq!(table.get("C1").unwrap(), Some(1));
-        assert_eq!(table.get("C2").unwrap(), Some(1));
-        assert_eq!(store.gets(), reads);
-        // An abort of both forgets both.
-        table.put("C3", 3);
-        table.seal();
-        table.put("C3", 4);
-        table.discard();
-        assert_eq!(table.get("C3").unwrap(), None);
-    }
-
-    fn records(changes: Vec<(String, Vec<u8>)>) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-        changes
-            .into_iter()
-            .map(|(k, v)| (k.into_bytes(), Some(v)))
-            .collect()
     }
 
     #[test]

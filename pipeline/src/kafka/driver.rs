@@ -5,11 +5,7 @@
 //! input's outputs and its "done" mark become visible together or not at
 //! all. A transaction stays open for `transaction_ms` or `max_batch`
 //! inputs, whichever comes first: tens of milliseconds amortise the commit
-//! over thousands of records. While Kafka commits one transaction (tens of
-//! milliseconds: the last deliveries, the offsets, the markers), the stage
-//! goes on consuming and processing the next inputs; their outputs wait in
-//! the next [`Window`] until its transaction begins, and their state reads
-//! the committing one's ([`super::stage::StageState::seal`]).
+//! over thousands of records.
 //!
 //! Local state (RocksDB) follows Kafka, never leads it: a stage's state
 //! changes are written to its changelog topic inside the transaction and to
@@ -21,8 +17,7 @@
 //! What goes wrong, and what happens then:
 //! * a rebalance while a transaction is open, or an error the transaction
 //!   can be aborted for: abort, forget pending state, rewind the consumer
-//!   to the committed offsets, carry on (a rebalance during a commit lets
-//!   the commit finish, then drops and rewinds what was taken meanwhile);
+//!   to the committed offsets, carry on;
 //! * an ambiguous or fatal producer error (a commit that timed out, a
 //!   broker that went away): the producer is re-created rather than retried
 //!   blindly — its `init_transactions` fences and aborts whatever the old
@@ -30,25 +25,155 @@
 //! * a fenced producer (another live instance with this transactional id):
 //!   stop with an error; two instances must not share an `instance_id`.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::producer::Producer;
-use rdkafka::Offset;
-use rdkafka::TopicPartitionList;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::client::{self, kafka_error};
-pub use super::contexts::{Quiet, Watch};
 use super::stage::{Input, Output, StreamStage};
-pub use super::window::ORIGIN_HEADER;
-use super::window::{classify, origin_ms, wait_for_deliveries, Failure, TxProducer, Window};
+use super::table::KeyValue;
 use super::KafkaConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::metrics as m;
+
+/// Header carrying the raw payment's append time (ms since the epoch)
+/// through both stages, for the end-to-end latency.
+pub const ORIGIN_HEADER: &str = "paymatch-origin-ms";
+
+/// The consumer's context: counts rebalances, reports lag, routes
+/// librdkafka's log lines to `tracing`.
+pub struct Watch {
+    stage: &'static str,
+    input: String,
+    rebalances: AtomicU64,
+}
+
+impl ClientContext for Watch {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        log_line(self.stage, level, facility, message);
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(stage = self.stage, %error, reason, "kafka consumer");
+    }
+    fn stats(&self, statistics: Statistics) {
+        if let Some(topic) = statistics.topics.get(&self.input) {
+            for (partition, p) in &topic.partitions {
+                if *partition >= 0 && p.consumer_lag >= 0 {
+                    m::consumer_lag(self.stage, *partition, p.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for Watch {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        self.rebalances.fetch_add(1, Ordering::SeqCst);
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                tracing::info!(stage = self.stage, partitions = tpl.count(), "assigned")
+            }
+            Rebalance::Revoke(tpl) => {
+                tracing::info!(stage = self.stage, partitions = tpl.count(), "revoked")
+            }
+            Rebalance::Error(e) => tracing::warn!(stage = self.stage, %e, "rebalance error"),
+        }
+    }
+}
+
+/// A producer's context: routes librdkafka's log lines to `tracing` and
+/// counts failed deliveries (a transaction with one fails its commit; a
+/// publish reports them).
+pub struct Quiet {
+    who: &'static str,
+    failed: AtomicU64,
+}
+
+impl Quiet {
+    /// A context for the producer named `who`.
+    pub fn new(who: &'static str) -> Self {
+        Quiet {
+            who,
+            failed: AtomicU64::new(0),
+        }
+    }
+
+    /// Deliveries that failed so far.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::SeqCst)
+    }
+}
+
+impl ClientContext for Quiet {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        log_line(self.who, level, facility, message);
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(client = self.who, %error, reason, "kafka producer");
+    }
+}
+
+impl rdkafka::producer::ProducerContext for Quiet {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &rdkafka::producer::DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = result {
+            if self.failed.fetch_add(1, Ordering::SeqCst) == 0 {
+                tracing::warn!(client = self.who, %e, "delivery failed");
+            }
+        }
+    }
+}
+
+fn log_line(who: &str, level: RDKafkaLogLevel, facility: &str, message: &str) {
+    match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error => tracing::warn!(who, facility, message, "librdkafka"),
+        _ => tracing::debug!(who, facility, message, "librdkafka"),
+    }
+}
+
+type TxProducer = ThreadedProducer<Quiet>;
+
+/// How a failed transaction is recovered.
+#[derive(Debug)]
+enum Failure {
+    /// Abort it, rewind, carry on with the same producer.
+    Abort(String),
+    /// Re-create the producer (fences the old one), rewind, carry on.
+    Recreate(String),
+    /// Stop.
+    Fatal(Error),
+}
+
+fn classify(context: &str, e: KafkaError) -> Failure {
+    if let KafkaError::Transaction(rd) = &e {
+        if rd.code() == RDKafkaErrorCode::Fenced || rd.code() == RDKafkaErrorCode::ProducerFenced {
+            return Failure::Fatal(Error::Kafka {
+                context: format!(
+                    "{context}: this instance's transactional id is in use by another \
+                     running instance (give each instance its own service.instance_id)"
+                ),
+                source: e,
+            });
+        }
+        if rd.txn_requires_abort() {
+            return Failure::Abort(format!("{context}: {e}"));
+        }
+    }
+    Failure::Recreate(format!("{context}: {e}"))
+}
 
 /// Runs one stage until `stop` is set.
 pub struct Driver<S: StreamStage> {
@@ -58,8 +183,6 @@ pub struct Driver<S: StreamStage> {
     consumer: BaseConsumer<Watch>,
     restored: HashSet<i32>,
     timeout: Duration,
-    /// Reused for each input's outputs.
-    outputs: Vec<Output>,
 }
 
 impl<S: StreamStage> Driver<S> {
@@ -71,7 +194,11 @@ impl<S: StreamStage> Driver<S> {
     pub fn new(stage: S, config: &KafkaConfig, instance: &str) -> Result<Self> {
         let name = stage.name();
         let group = format!("{}-{name}", config.group_prefix);
-        let watch = Watch::new(name, stage.input_topic().to_string());
+        let watch = Watch {
+            stage: name,
+            input: stage.input_topic().to_string(),
+            rebalances: AtomicU64::new(0),
+        };
         let mut consumer_config = client::group_consumer(config, &group);
         consumer_config.set("statistics.interval.ms", "5000");
         let consumer: BaseConsumer<Watch> = consumer_config
@@ -84,7 +211,6 @@ impl<S: StreamStage> Driver<S> {
             consumer,
             restored: HashSet::new(),
             timeout: Duration::from_millis(config.request_timeout_ms),
-            outputs: Vec::new(),
         })
     }
 
@@ -134,17 +260,11 @@ impl<S: StreamStage> Driver<S> {
             transactional_id = self.transactional_id,
             "running"
         );
-        // Inputs taken while the previous transaction committed.
-        let mut next = Window::default();
-        while !stop.load(Ordering::SeqCst) || !next.is_empty() {
-            let failure = match self.transaction(&producer, stop, &mut next) {
-                Ok(()) => continue,
-                Err(failure) => failure,
-            };
-            next = Window::default();
-            match failure {
-                Failure::Fatal(e) => return Err(e),
-                Failure::Abort(why) => {
+        while !stop.load(Ordering::SeqCst) {
+            match self.transaction(&producer, stop) {
+                Ok(()) => {}
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Abort(why)) => {
                     tracing::warn!(stage = name, why, "aborting the transaction");
                     m::aborted(name);
                     if let Err(e) = producer.abort_transaction(self.timeout) {
@@ -158,7 +278,7 @@ impl<S: StreamStage> Driver<S> {
                     }
                     self.rewind();
                 }
-                Failure::Recreate(why) => {
+                Err(Failure::Recreate(why)) => {
                     tracing::warn!(stage = name, why, "re-creating the producer");
                     m::aborted(name);
                     m::producer_recreated(name);
@@ -236,175 +356,145 @@ impl<S: StreamStage> Driver<S> {
         Ok(())
     }
 
-    /// The next record, if one comes within `wait` (consumer errors are
-    /// logged: librdkafka retries by itself).
-    fn poll(&mut self, wait: Duration) -> Option<Consumed> {
-        match self.consumer.poll(wait)? {
-            Ok(msg) => Some(Consumed::from(&msg)),
-            Err(e) => {
-                tracing::warn!(stage = self.stage.name(), %e, "consumer");
-                None
-            }
-        }
-    }
-
-    /// Whether the assignment changed since `generation`.
-    fn rebalanced(&self, generation: u64) -> bool {
-        self.consumer.context().rebalances() != generation
-    }
-
-    /// One transaction: the inputs of `next` (taken during the previous
-    /// commit), then more, up to `transaction_ms` after the first or
-    /// `max_batch`; then its commit, during which the following inputs go
-    /// to `next`.
-    fn transaction(
-        &mut self,
-        producer: &TxProducer,
-        stop: &AtomicBool,
-        next: &mut Window,
-    ) -> Result<(), Failure> {
-        let generation = self.consumer.context().rebalances();
+    /// One transaction: up to `transaction_ms` or `max_batch` inputs.
+    fn transaction(&mut self, producer: &TxProducer, stop: &AtomicBool) -> Result<(), Failure> {
+        let name = self.stage.name();
+        let generation = self.consumer.context().rebalances.load(Ordering::SeqCst);
+        let mut open: Option<Instant> = None;
+        let mut offsets: BTreeMap<i32, i64> = BTreeMap::new();
+        let mut origins: Vec<i64> = Vec::new();
+        let mut inputs = 0usize;
+        let mut outputs: Vec<Output> = Vec::new();
+        // State changes of this transaction, as written to the changelog;
+        // after the commit, the same bytes go to the local store.
+        let mut changes: Vec<KeyValue> = Vec::new();
         let changelog = self.stage.changelog_topic().to_string();
-        let mut window = std::mem::take(next);
-        if !window.is_empty() {
-            window.begin(producer, &changelog)?;
-        }
-        while !window.is_due(self.config.max_batch) && !stop.load(Ordering::SeqCst) {
-            let polled = self.poll(window.wait(Duration::from_millis(100)));
-            if self.rebalanced(generation) {
+        let window = Duration::from_millis(self.config.transaction_ms);
+        loop {
+            let wait = match open {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => Duration::from_millis(100),
+            };
+            let polled = self.consumer.poll(wait);
+            if self.consumer.context().rebalances.load(Ordering::SeqCst) != generation {
                 self.restored.clear();
-                if window.is_empty() {
-                    return Ok(());
+                if open.is_some() {
+                    return Err(Failure::Abort("partitions were reassigned".into()));
                 }
-                return Err(Failure::Abort("partitions were reassigned".into()));
-            }
-            if let Some(input) = polled {
-                self.accept(input, &mut window, Some(producer), &changelog)?;
-            }
-            if window.is_empty() {
-                // Nothing to commit: let the caller look at `stop`.
                 return Ok(());
             }
-        }
-        if window.is_empty() {
-            return Ok(());
-        }
-        self.commit(producer, window, stop, next, generation, &changelog)
-    }
-
-    /// Processes one consumed record into `window`: its outputs go to
-    /// `producer` once the window's transaction has begun (beginning it if
-    /// `producer` is given), else they queue in the window.
-    fn accept(
-        &mut self,
-        Consumed {
-            partition,
-            offset,
-            origin,
-            value,
-        }: Consumed,
-        window: &mut Window,
-        producer: Option<&TxProducer>,
-        changelog: &str,
-    ) -> Result<(), Failure> {
-        // State first, outside any transaction (a long restore must not
-        // hold one open).
-        if !self.restored.contains(&partition) {
-            self.restore_assigned(partition).map_err(|e| {
-                if e.is_retryable() {
-                    Failure::Recreate(format!("restoring state: {e}"))
-                } else {
-                    Failure::Fatal(e)
+            match polled {
+                None => {}
+                Some(Err(e)) => {
+                    tracing::warn!(stage = name, %e, "consumer");
                 }
-            })?;
-        }
-        if let Some(p) = producer {
-            if !window.begun() {
-                window.begin(p, changelog)?;
+                Some(Ok(msg)) => {
+                    let partition = msg.partition();
+                    let offset = msg.offset();
+                    let origin = origin_ms(&msg);
+                    let value = msg.payload().unwrap_or_default().to_vec();
+                    drop(msg);
+                    // State first, outside any transaction (a long restore
+                    // must not hold one open).
+                    if !self.restored.contains(&partition) {
+                        self.restore_assigned(partition).map_err(|e| {
+                            if e.is_retryable() {
+                                Failure::Recreate(format!("restoring state: {e}"))
+                            } else {
+                                Failure::Fatal(e)
+                            }
+                        })?;
+                    }
+                    if open.is_none() {
+                        producer
+                            .begin_transaction()
+                            .map_err(|e| classify("begin_transaction", e))?;
+                        open = Some(Instant::now() + window);
+                    }
+                    self.stage
+                        .process(Input { value: &value }, &mut outputs)
+                        .map_err(Failure::Fatal)?;
+                    let headers = origin.map(|o| {
+                        OwnedHeaders::new().insert(Header {
+                            key: ORIGIN_HEADER,
+                            value: Some(&o.to_string()),
+                        })
+                    });
+                    for out in outputs.drain(..) {
+                        send(
+                            producer,
+                            &out.topic,
+                            out.key.as_deref(),
+                            &out.value,
+                            None,
+                            headers.clone(),
+                        )?;
+                    }
+                    for (key, value) in self.stage.state().take_changes() {
+                        send(
+                            producer,
+                            &changelog,
+                            Some(&key),
+                            &value,
+                            Some(partition),
+                            None,
+                        )?;
+                        changes.push((key.into_bytes(), Some(value)));
+                    }
+                    offsets.insert(partition, offset + 1);
+                    inputs += 1;
+                    if let Some(o) = origin {
+                        origins.push(o);
+                    }
+                }
+            }
+            let full = inputs >= self.config.max_batch;
+            match open {
+                Some(deadline)
+                    if Instant::now() >= deadline || full || stop.load(Ordering::SeqCst) =>
+                {
+                    return self.commit(producer, &offsets, changes, inputs, &origins);
+                }
+                None => return Ok(()),
+                Some(_) => {}
             }
         }
-        window.consumed(
-            partition,
-            offset,
-            origin,
-            Duration::from_millis(self.config.transaction_ms),
-        );
-        let mut outputs = std::mem::take(&mut self.outputs);
-        let processed = self.stage.process(Input { value: &value }, &mut outputs);
-        for out in outputs.drain(..) {
-            window.output(producer, out, origin)?;
-        }
-        self.outputs = outputs;
-        processed.map_err(Failure::Fatal)?;
-        for change in self.stage.state().take_changes() {
-            window.change(producer, changelog, change, partition)?;
-        }
-        Ok(())
     }
 
-    /// Commits `window`'s transaction. The commit runs on a helper thread
-    /// while this one goes on consuming and processing into `next` (its
-    /// outputs queue there until its transaction can begin); Kafka's
-    /// commit takes tens of milliseconds in which the stage used to idle.
     fn commit(
         &mut self,
         producer: &TxProducer,
-        window: Window,
-        stop: &AtomicBool,
-        next: &mut Window,
-        generation: u64,
-        changelog: &str,
+        offsets: &BTreeMap<i32, i64>,
+        changes: Vec<KeyValue>,
+        inputs: usize,
+        origins: &[i64],
     ) -> Result<(), Failure> {
         let started = Instant::now();
-        let inputs = window.inputs();
-        // The window's state becomes the committing one; `next` reads it.
-        self.stage.state().seal();
-        let tpl: TopicPartitionList = window.offsets(self.stage.input_topic())?;
+        let input = self.stage.input_topic().to_string();
+        let mut tpl = TopicPartitionList::new();
+        for (partition, offset) in offsets {
+            tpl.add_partition_offset(&input, *partition, Offset::Offset(*offset))
+                .map_err(|e| Failure::Abort(e.to_string()))?;
+        }
         let group = self
             .consumer
             .group_metadata()
             .ok_or_else(|| Failure::Abort("no consumer group metadata yet".into()))?;
-        let timeout = self.timeout;
-        let max_batch = self.config.max_batch;
-        let mut reassigned = false;
-        let (committed, taken) = std::thread::scope(|scope| {
-            let commit = scope.spawn(|| {
-                wait_for_deliveries(producer, timeout);
-                producer
-                    .send_offsets_to_transaction(&tpl, &group, timeout)
-                    .map_err(|e| classify("send_offsets_to_transaction", e))?;
-                producer
-                    .commit_transaction(timeout)
-                    .map_err(|e| classify("commit_transaction", e))
-            });
-            let mut taken = Ok(());
-            while !commit.is_finished() {
-                if stop.load(Ordering::SeqCst) || next.inputs() >= max_batch || taken.is_err() {
-                    std::thread::sleep(Duration::from_micros(200));
-                    continue;
-                }
-                let polled = self.poll(Duration::from_millis(1));
-                if self.rebalanced(generation) {
-                    reassigned = true;
-                    break;
-                }
-                if let Some(input) = polled {
-                    taken = self.accept(input, next, None, changelog);
-                }
-            }
-            let committed = commit
-                .join()
-                .unwrap_or_else(|_| Err(Failure::Recreate("the commit thread panicked".into())));
-            (committed, taken)
-        });
-        if reassigned {
-            self.restored.clear();
+        // Wait for the outputs' acknowledgements here, in short steps: the
+        // flush inside rdkafka's `commit_transaction` sleeps in 100 ms
+        // polls while our producer's own thread serves the deliveries,
+        // which added 100 ms to every transaction.
+        let deadline = Instant::now() + self.timeout;
+        while producer.in_flight_count() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(500));
         }
-        // `next` is rewound with this transaction when it failed (the
-        // caller aborts and rewinds).
-        committed?;
+        producer
+            .send_offsets_to_transaction(&tpl, &group, self.timeout)
+            .map_err(|e| classify("send_offsets_to_transaction", e))?;
+        producer
+            .commit_transaction(self.timeout)
+            .map_err(|e| classify("commit_transaction", e))?;
         // Kafka has it: now the local copy.
-        let (changes, origins) = window.into_committed();
         self.stage
             .state()
             .committed(changes)
@@ -420,41 +510,52 @@ impl<S: StreamStage> Driver<S> {
             started.elapsed().as_secs_f64(),
             &ages,
         );
-        match taken {
-            Ok(()) if !reassigned => return Ok(()),
-            Err(Failure::Fatal(e)) => return Err(Failure::Fatal(e)),
-            Err(failure) => tracing::warn!(
-                stage = self.stage.name(),
-                ?failure,
-                "dropping the inputs taken during the commit; they are read again"
-            ),
-            Ok(()) => {}
-        }
-        // What `next` took is not this instance's to commit any more, or
-        // could not be processed: its transaction never began, so there
-        // is nothing to abort; read those inputs again.
-        *next = Window::default();
-        self.rewind();
         Ok(())
     }
 }
 
-/// A consumed record, copied out of the consumer's buffer (which stays
-/// borrowed while a message lives).
-struct Consumed {
-    partition: i32,
-    offset: i64,
-    origin: Option<i64>,
-    value: Vec<u8>,
+/// The raw payment's append time: the origin header when an earlier stage
+/// set one, else the message's own timestamp.
+fn origin_ms<M: Message>(msg: &M) -> Option<i64> {
+    if let Some(headers) = msg.headers() {
+        for h in headers.iter() {
+            if h.key == ORIGIN_HEADER {
+                if let Some(v) = h.value.and_then(|v| std::str::from_utf8(v).ok()) {
+                    return v.parse().ok();
+                }
+            }
+        }
+    }
+    msg.timestamp().to_millis()
 }
 
-impl From<&BorrowedMessage<'_>> for Consumed {
-    fn from(msg: &BorrowedMessage<'_>) -> Self {
-        Consumed {
-            partition: msg.partition(),
-            offset: msg.offset(),
-            origin: origin_ms(msg),
-            value: msg.payload().unwrap_or_default().to_vec(),
+/// Queues one record, waiting while the producer's queue is full.
+fn send(
+    producer: &TxProducer,
+    topic: &str,
+    key: Option<&str>,
+    value: &[u8],
+    partition: Option<i32>,
+    headers: Option<OwnedHeaders>,
+) -> Result<(), Failure> {
+    let mut record: BaseRecord<'_, str, [u8]> = BaseRecord::to(topic).payload(value);
+    if let Some(k) = key {
+        record = record.key(k);
+    }
+    if let Some(p) = partition {
+        record = record.partition(p);
+    }
+    if let Some(h) = headers {
+        record = record.headers(h);
+    }
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err((e, _)) => return Err(classify("producing", e)),
         }
     }
 }

@@ -14,7 +14,6 @@
 
 pub mod client;
 pub mod config;
-pub mod contexts;
 pub mod driver;
 pub mod http;
 pub mod publish;
@@ -22,7 +21,6 @@ pub mod run;
 pub mod stage;
 pub mod table;
 pub mod topics;
-pub mod window;
 
 pub use config::{KafkaConfig, ServiceConfig};
 pub use topics::Topics;

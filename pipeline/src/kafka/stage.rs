@@ -34,12 +34,11 @@ pub struct Output {
 ///
 /// The driver calls [`StreamStage::process`] for every input record inside
 /// a transaction and writes [`StageState::take_changes`] to the changelog
-/// in the same transaction. When the transaction is complete it
-/// [`StageState::seal`]s its state and, while Kafka commits it, processes
-/// the next inputs (they read the sealed values). After the commit it
-/// writes the same records to the local store with
-/// [`StageState::committed`]; after an abort it [`StageState::discard`]s
-/// what is not committed. Local state is therefore never ahead of Kafka.
+/// in the same transaction. After the commit it writes those same records
+/// to the local store with [`StageState::restore`] — the path that also
+/// rebuilds state from the changelog — and [`StageState::discard`]s the
+/// pending copies (after an abort only the latter). Local state is
+/// therefore never ahead of Kafka.
 pub trait StreamStage: Send {
     /// `stage1` or `stage2` (group, transactional id and metrics label).
     fn name(&self) -> &'static str;
@@ -61,10 +60,7 @@ pub trait StreamStage: Send {
 pub trait StageState {
     /// State keys changed since the last call, with their new values.
     fn take_changes(&mut self) -> Vec<(String, Vec<u8>)>;
-    /// The pending state's transaction is complete and about to commit;
-    /// later changes belong to the next one. Reads see both.
-    fn seal(&mut self);
-    /// Forgets pending and sealed state (their transactions were aborted).
+    /// Forgets pending state (the transaction ended).
     fn discard(&mut self);
     /// Writes changelog records (read back, or just committed) into the
     /// local store.
@@ -72,8 +68,8 @@ pub trait StageState {
     /// # Errors
     /// A storage failure.
     fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()>;
-    /// The sealed transaction, which carried `records` (all of its
-    /// [`StageState::take_changes`]), committed: writes them into the local
+    /// The transaction that carried `records` (all of this transaction's
+    /// [`StageState::take_changes`]) committed: writes them into the local
     /// store and keeps their values in memory for the next reads.
     ///
     /// # Errors
@@ -87,9 +83,6 @@ macro_rules! stage_state {
         impl StageState for $stage {
             fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
                 <$stage>::take_changes(self)
-            }
-            fn seal(&mut self) {
-                <$stage>::seal(self)
             }
             fn discard(&mut self) {
                 <$stage>::discard(self)

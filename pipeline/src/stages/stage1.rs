@@ -311,12 +311,6 @@ impl Stage1 {
         self.seen.take_changes()
     }
 
-    /// The pending state writes' transaction is complete and about to
-    /// commit (see [`crate::state::StateTable::seal`]).
-    pub fn seal(&mut self) {
-        self.seen.seal();
-    }
-
     /// Forgets pending dedupe writes (their transaction was aborted).
     pub fn discard(&mut self) {
         self.seen.discard();

@@ -210,12 +210,6 @@ impl Stage2 {
         self.state.take_changes()
     }
 
-    /// The pending state writes' transaction is complete and about to
-    /// commit (see [`crate::state::StateTable::seal`]).
-    pub fn seal(&mut self) {
-        self.state.seal();
-    }
-
     /// Forgets pending state writes (their transaction was aborted).
     pub fn discard(&mut self) {
         self.state.discard();
