@@ -9,6 +9,8 @@
 # A broker of its own (scripts/kafka.sh on port 19092, removed at the end),
 # data from `paymatch generate` (20k customers). Prints payments/s, or the
 # p50/p99 latency from a payment's append to its restore command's commit.
+# PAYMATCH_RUN_BIN=path runs that `paymatch` binary as the service (A/B
+# comparisons of two builds on the same harness).
 set -euo pipefail
 MODE="${1:-throughput}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -39,12 +41,12 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname
 if [ "$MODE" = throughput ]; then
   "$BIN/paymatch" --quiet publish payments "$WORK/data/payments.jsonl" >/dev/null
   echo "published $INPUTS payments; starting paymatch run"
-  "$BIN/paymatch" run 2> "$WORK/run.log" &
+  "${PAYMATCH_RUN_BIN:-$BIN/paymatch}" run 2> "$WORK/run.log" &
   PM=$!
   "$BIN/kafka_load" --brokers 127.0.0.1:19092 drain --inputs "$INPUTS"
   curl -s 127.0.0.1:19464/metrics | grep -E '^paymatch_(transaction_commit_seconds|transaction_records)_(sum|count)' || true
 else
-  PAYMATCH_LOG=info "$BIN/paymatch" run 2> "$WORK/run.log" &
+  PAYMATCH_LOG=info "${PAYMATCH_RUN_BIN:-$BIN/paymatch}" run 2> "$WORK/run.log" &
   PM=$!
   # Measure the steady state: both stages have joined their groups.
   until [ "$(grep -c ' assigned' "$WORK/run.log")" -ge 2 ]; do sleep 0.5; done
