@@ -350,3 +350,25 @@ pub struct DeadLetter {
     #[serde(default)]
     pub provider: Option<String>,
 }
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::Outcome;
+
+    /// A new outcome fails to compile here until it is listed in
+    /// [`Outcome::ALL`] (at the end: dedupe entries store the index).
+    #[test]
+    fn all_lists_every_outcome_once() {
+        let listed = |o: Outcome| match o {
+            Outcome::Matched
+            | Outcome::Review
+            | Outcome::Duplicate
+            | Outcome::Failed
+            | Outcome::Reversal => Outcome::ALL.iter().filter(|a| **a == o).count(),
+        };
+        for o in Outcome::ALL {
+            assert_eq!(listed(o), 1, "{o:?}");
+        }
+        assert_eq!(Outcome::ALL.len(), 5, "every variant of the match above");
+    }
+}

@@ -194,11 +194,17 @@ impl<T: StateValue> StateTable<T> {
     /// A storage failure.
     pub fn commit_local(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
         self.write_records(records.into_iter())?;
+        self.pending_stored();
+        Ok(())
+    }
+
+    /// The pending values are in the store now: they become the recent
+    /// ones, read from memory.
+    fn pending_stored(&mut self) {
         for (key, value) in self.pending.drain() {
             self.recent.insert(key, value);
         }
         self.touched.clear();
-        Ok(())
     }
 
     fn write_records(
@@ -241,10 +247,7 @@ impl<T: StateValue> StateTable<T> {
             batch.put(self.table, k.as_bytes().to_vec(), v.encode());
         }
         self.store.write(batch)?;
-        for (k, v) in self.pending.drain() {
-            self.recent.insert(k, v);
-        }
-        self.touched.clear();
+        self.pending_stored();
         Ok(())
     }
 }
@@ -331,9 +334,13 @@ impl StateValue for Seen {
         let customer = self.customer_id.as_deref().unwrap_or_default();
         let mut out = Vec::with_capacity(21 + customer.len() + 1);
         out.push(SEEN_V1);
-        // Its index in `Outcome::ALL`, which only grows at the end.
-        let code = Outcome::ALL.iter().position(|o| *o == self.outcome);
-        out.push(code.unwrap_or_default() as u8);
+        // Its index in `Outcome::ALL`, which lists every outcome (a test
+        // in `model` keeps it so) and only grows at the end.
+        let code = Outcome::ALL
+            .iter()
+            .position(|o| *o == self.outcome)
+            .expect("Outcome::ALL lists every outcome");
+        out.push(code as u8);
         out.extend_from_slice(self.currency.code().as_bytes());
         out.extend_from_slice(&self.amount.serialize());
         if let Some(id) = &self.customer_id {

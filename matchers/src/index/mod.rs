@@ -332,7 +332,7 @@ impl IndexWriter<'_> {
     fn old_invoice(&self, id: &str) -> Result<Option<Invoice>> {
         match self.invoices.get(id) {
             Some(pending) => Ok(pending.clone()),
-            None => Ok(self.index.invoice(id)?.map(|i| (*i).clone())),
+            None => Ok(self.index.invoice(id)?.map(Arc::unwrap_or_clone)),
         }
     }
 

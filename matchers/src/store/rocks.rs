@@ -176,3 +176,30 @@ impl KvStore for RocksStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rocksdb_batches_apply_in_key_order_but_keep_the_order_of_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksStore::open(&RocksOptions::new(dir.path())).unwrap();
+        let mut batch = Batch::default();
+        // Keys out of order, and three writes to `k` whose last must win.
+        batch.put(Table::Dedupe, b"z".to_vec(), b"1".to_vec());
+        batch.put(Table::Dedupe, b"k".to_vec(), b"first".to_vec());
+        batch.put(Table::State, b"a".to_vec(), b"2".to_vec());
+        batch.delete(Table::Dedupe, b"k".to_vec());
+        batch.put(Table::Dedupe, b"a".to_vec(), b"3".to_vec());
+        batch.put(Table::Dedupe, b"k".to_vec(), b"last".to_vec());
+        batch.set_add(Table::Refs, b"s".to_vec(), b"m".to_vec());
+        batch.set_remove(Table::Refs, b"s".to_vec(), b"m".to_vec());
+        store.write(batch).unwrap();
+        assert_eq!(store.get(Table::Dedupe, b"k").unwrap().unwrap(), b"last");
+        assert_eq!(store.get(Table::Dedupe, b"z").unwrap().unwrap(), b"1");
+        assert_eq!(store.get(Table::Dedupe, b"a").unwrap().unwrap(), b"3");
+        assert_eq!(store.get(Table::State, b"a").unwrap().unwrap(), b"2");
+        assert!(store.get_set(Table::Refs, b"s").unwrap().is_empty());
+    }
+}
