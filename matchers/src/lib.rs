@@ -16,6 +16,7 @@ pub mod error;
 pub mod evidence;
 pub mod fxhash;
 pub mod index;
+mod inline_key;
 pub mod store;
 pub mod strategies;
 

@@ -55,10 +55,6 @@ fn decode<T: DeserializeOwned>(table: Table, key: &[u8], bytes: &[u8]) -> Result
     })
 }
 
-fn utf8(bytes: Vec<u8>) -> Option<String> {
-    String::from_utf8(bytes).ok()
-}
-
 impl CustomerIndex {
     /// An index over a store.
     pub fn new(store: Arc<dyn KvStore>, rules: KeyRules, bounds: FuzzyBounds) -> Self {
@@ -108,7 +104,7 @@ impl CustomerIndex {
             .scan_prefix(Table::Customers, b"", &mut |key, bytes| {
                 match decode::<Customer>(Table::Customers, key, bytes) {
                     Ok(customer) => {
-                        decoded.push((customer.customer_id.as_str().into(), Arc::new(customer)))
+                        decoded.push((customer.customer_id.clone(), Arc::new(customer)))
                     }
                     Err(e) => failure = Some(e),
                 }
@@ -179,10 +175,10 @@ impl CustomerIndex {
     pub fn invoices_of(&self, customer_id: &str) -> Result<Vec<Arc<Invoice>>> {
         let ids = self
             .store
-            .get_set(Table::Refs, &keys::key('o', customer_id))?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids.into_iter().filter_map(utf8) {
-            if let Some(inv) = self.invoice(&id)? {
+            .members(Table::Refs, &keys::key('o', customer_id))?;
+        let mut out = Vec::new();
+        for id in ids.iter().filter_map(|m| std::str::from_utf8(m).ok()) {
+            if let Some(inv) = self.invoice(id)? {
                 if inv.customer_id == customer_id {
                     out.push(inv);
                 }
@@ -212,11 +208,8 @@ impl CustomerIndex {
         if value.is_empty() {
             return Ok(Vec::new());
         }
-        let members = self.store.get_set(Table::Refs, &keys::key(family, value))?;
-        Ok(members
-            .iter()
-            .filter_map(|m| RefTarget::decode(m))
-            .collect())
+        let members = self.store.members(Table::Refs, &keys::key(family, value))?;
+        Ok(members.iter().filter_map(RefTarget::decode).collect())
     }
 
     /// What a reference points at, ignoring only case and punctuation.
@@ -250,15 +243,17 @@ impl CustomerIndex {
         probes.push(canonical.to_string());
         let mut near: Vec<String> = Vec::new();
         for probe in probes {
-            let members = self.store.get_set(Table::Refs, &keys::key('f', &probe))?;
+            let members = self.store.members(Table::Refs, &keys::key('f', &probe))?;
             for m in members
-                .into_iter()
+                .iter()
                 .take(self.bounds.max_members_per_key)
-                .filter_map(utf8)
+                .filter_map(|m| std::str::from_utf8(m).ok())
             {
-                if m != canonical && !near.contains(&m) && strsim::osa_distance(&m, canonical) == 1
+                if m != canonical
+                    && !near.iter().any(|n| n == m)
+                    && strsim::osa_distance(m, canonical) == 1
                 {
-                    near.push(m);
+                    near.push(m.to_string());
                 }
             }
             if near.len() >= self.bounds.max_candidates {
@@ -278,9 +273,9 @@ impl CustomerIndex {
     fn customer_ids(&self, family: char, value: &str) -> Result<Vec<String>> {
         Ok(self
             .store
-            .get_set(Table::Refs, &keys::key(family, value))?
-            .into_iter()
-            .filter_map(utf8)
+            .members(Table::Refs, &keys::key(family, value))?
+            .iter()
+            .filter_map(|m| std::str::from_utf8(m).ok().map(str::to_string))
             .collect())
     }
 

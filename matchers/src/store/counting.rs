@@ -41,6 +41,11 @@ impl KvStore for CountingStore {
         self.inner.get(table, key)
     }
 
+    fn get_shared(&self, table: Table, key: &[u8]) -> Result<Option<Arc<[u8]>>> {
+        self.gets.fetch_add(1, Ordering::Relaxed);
+        self.inner.get_shared(table, key)
+    }
+
     fn write(&self, batch: Batch) -> Result<()> {
         self.inner.write(batch)
     }

@@ -17,6 +17,8 @@ pub use counting::CountingStore;
 pub use memory::MemoryStore;
 pub use rocks::{RocksOptions, RocksStore};
 
+use std::sync::Arc;
+
 use crate::error::Result;
 
 /// The tables (RocksDB column families).
@@ -136,19 +138,38 @@ pub trait KvStore: Send + Sync {
     /// A storage failure.
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>>;
 
-    /// Reads the members of a set-valued key (empty when absent).
+    /// Reads one value as shared bytes: a store with a memory tier hands
+    /// out the bytes it holds instead of a copy.
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn get_shared(&self, table: Table, key: &[u8]) -> Result<Option<Arc<[u8]>>> {
+        Ok(self.get(table, key)?.map(Arc::from))
+    }
+
+    /// Reads the members of a set-valued key in place (none when absent).
+    ///
+    /// # Errors
+    /// A storage failure or a value that is not a set.
+    fn members(&self, table: Table, key: &[u8]) -> Result<set::Members> {
+        set::Members::parse(self.get_shared(table, key)?).map_err(|detail| crate::Error::Corrupt {
+            table: table.name(),
+            key: String::from_utf8_lossy(key).into_owned(),
+            detail,
+        })
+    }
+
+    /// Reads the members of a set-valued key as owned bytes (empty when
+    /// absent).
     ///
     /// # Errors
     /// A storage failure or a value that is not a set.
     fn get_set(&self, table: Table, key: &[u8]) -> Result<Vec<Vec<u8>>> {
-        match self.get(table, key)? {
-            Some(bytes) => set::members(&bytes).map_err(|detail| crate::Error::Corrupt {
-                table: table.name(),
-                key: String::from_utf8_lossy(key).into_owned(),
-                detail,
-            }),
-            None => Ok(Vec::new()),
-        }
+        Ok(self
+            .members(table, key)?
+            .iter()
+            .map(<[u8]>::to_vec)
+            .collect())
     }
 
     /// Applies a batch atomically.

@@ -7,6 +7,7 @@
 //! removals stay as `present = 0` entries so a later merge still sees them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Encodes one operand: add (`present`) or remove a member.
 pub fn operand(member: &[u8], present: bool) -> Vec<u8> {
@@ -36,9 +37,8 @@ pub fn run<'a>(changes: impl IntoIterator<Item = (&'a [u8], bool)>) -> Vec<u8> {
     out
 }
 
-/// Decodes entries, with their presence flag.
-fn entries(bytes: &[u8]) -> Result<Vec<(&[u8], bool)>, String> {
-    let mut out = Vec::new();
+/// Visits the entries of a run in order, with their presence flag.
+fn walk<'a>(bytes: &'a [u8], mut visit: impl FnMut(&'a [u8], bool)) -> Result<(), String> {
     let mut rest = bytes;
     while !rest.is_empty() {
         if rest.len() < 3 {
@@ -47,9 +47,16 @@ fn entries(bytes: &[u8]) -> Result<Vec<(&[u8], bool)>, String> {
         let present = rest[0] != 0;
         let len = usize::from(u16::from_le_bytes([rest[1], rest[2]]));
         let member = rest.get(3..3 + len).ok_or("truncated set member")?;
-        out.push((member, present));
+        visit(member, present);
         rest = &rest[3 + len..];
     }
+    Ok(())
+}
+
+/// Decodes entries, with their presence flag.
+fn entries(bytes: &[u8]) -> Result<Vec<(&[u8], bool)>, String> {
+    let mut out = Vec::new();
+    walk(bytes, |member, present| out.push((member, present)))?;
     Ok(out)
 }
 
@@ -80,6 +87,43 @@ pub fn members(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         .collect())
 }
 
+/// The members of a stored set, read in place: the bytes are shared with
+/// the store's memory tier (see `KvStore::get_shared`), checked once, and
+/// members are borrowed from them, so a lookup allocates nothing per
+/// member.
+#[derive(Clone, Debug, Default)]
+pub struct Members {
+    bytes: Option<Arc<[u8]>>,
+}
+
+impl Members {
+    /// Checks an encoded set (`None`: absent, no members).
+    ///
+    /// # Errors
+    /// A description of the corruption.
+    pub fn parse(bytes: Option<Arc<[u8]>>) -> Result<Self, String> {
+        if let Some(bytes) = &bytes {
+            walk(bytes, |_, _| {})?;
+        }
+        Ok(Members { bytes })
+    }
+
+    /// The present members, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut rest: &[u8] = self.bytes.as_deref().unwrap_or_default();
+        std::iter::from_fn(move || loop {
+            // Checked in `parse`: every header and member is whole.
+            let (&[present, lo, hi], tail) = rest.split_first_chunk::<3>()?;
+            let len = usize::from(u16::from_le_bytes([lo, hi]));
+            let member = tail.get(..len)?;
+            rest = &tail[len..];
+            if present != 0 {
+                return Some(member);
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,7 +152,20 @@ mod tests {
 
         #[test]
         fn decoding_garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let _ = members(&bytes);
+            let listed = members(&bytes);
+            let parsed = Members::parse(Some(Arc::from(bytes.as_slice())));
+            prop_assert_eq!(listed.is_ok(), parsed.is_ok());
+            if let (Ok(listed), Ok(parsed)) = (listed, parsed) {
+                prop_assert_eq!(listed, parsed.iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
+            }
+        }
+
+        #[test]
+        fn members_in_place_are_the_decoded_ones(ops in proptest::collection::vec((0u8..5, any::<bool>()), 0..20)) {
+            let encoded: Vec<Vec<u8>> = ops.iter().map(|(m, p)| operand(&[*m, b'x'], *p)).collect();
+            let set = merge(encoded.iter().map(Vec::as_slice)).unwrap();
+            let parsed = Members::parse(Some(Arc::from(set.as_slice()))).unwrap();
+            prop_assert_eq!(members(&set).unwrap(), parsed.iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
         }
     }
 }
