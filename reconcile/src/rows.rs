@@ -131,6 +131,7 @@ pub fn register(
         };
         let fetch = Fetch {
             name: name.clone(),
+            lens: sources.iter().map(|a| a.len()).collect(),
             sources,
             output: output.clone(),
         };
@@ -174,6 +175,9 @@ struct Fetch {
     name: String,
     /// The column's arrays, one per batch, then a one-row NULL array.
     sources: Vec<ArrayRef>,
+    /// Their lengths, to check an address without a call through `dyn
+    /// Array` per row.
+    lens: Vec<usize>,
     /// The type a fetch returns: the column's, or its dictionary's values'.
     output: DataType,
 }
@@ -194,7 +198,7 @@ impl Fetch {
                 None => (null_source, 0),
                 Some(addr) => locate(addr),
             };
-            if self.sources.get(at.0).is_none_or(|a| at.1 >= a.len()) {
+            if self.lens.get(at.0).is_none_or(|len| at.1 >= *len) {
                 return exec_err!("{}: no row at address {addr:?}", self.name);
             }
             indices.push(at);

@@ -148,13 +148,16 @@ const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// A keyed row's payment id: the ledger's provider and the txn id.
 const PAYMENT_ID: &str = "ledger_provider(l_addr) || ':' || ledger_provider_txn_id(l_addr)";
 
+/// The `keyed` table with each key's row in `duplicates` as `d_addr`
+/// (NULL for almost every key), looked up once per row for the totals
+/// below.
+const KEYED_WITH_DUPLICATES: &str = "(SELECT *, duplicate_row(key) AS d_addr FROM keyed)";
+
 /// A keyed row's side totals and fees: the duplicates' sums, or the one
 /// row's amount.
-const LEDGER_TOTAL: &str = "coalesce(dup_ledger_total(duplicate_row(key)), ledger_amount(l_addr))";
-const STATEMENT_TOTAL: &str =
-    "coalesce(dup_statement_total(duplicate_row(key)), statement_amount(s_addr))";
-const STATEMENT_FEES: &str =
-    "coalesce(dup_statement_fees(duplicate_row(key)), statement_fee(s_addr))";
+const LEDGER_TOTAL: &str = "coalesce(dup_ledger_total(d_addr), ledger_amount(l_addr))";
+const STATEMENT_TOTAL: &str = "coalesce(dup_statement_total(d_addr), statement_amount(s_addr))";
+const STATEMENT_FEES: &str = "coalesce(dup_statement_fees(d_addr), statement_fee(s_addr))";
 
 impl Queries {
     /// The queries for a statement reported under `label`.
@@ -175,7 +178,7 @@ impl Queries {
   ledger_at(l_addr) AS ledger_at, statement_completed_at(s_addr) AS statement_at,
   statement_line(s_addr) AS statement_line,
   CAST({STATEMENT_FEES} AS DECIMAL(38, 4)) AS fee
-FROM keyed WHERE status = 'matched'",
+FROM {KEYED_WITH_DUPLICATES} WHERE status = 'matched'",
             provider = self.provider
         )
     }
@@ -240,7 +243,7 @@ FROM (SELECT {provider} AS provider,
   CAST(coalesce(sum({LEDGER_TOTAL}), 0) AS DECIMAL(38, 4)) AS ledger_total,
   CAST(sum(CASE WHEN ledger_count > 1 THEN 1 ELSE 0 END) AS BIGINT) AS duplicate_in_ledger,
   CAST(sum(CASE WHEN statement_count > 1 THEN 1 ELSE 0 END) AS BIGINT) AS duplicate_in_statement{kinds}
-FROM keyed GROUP BY 1, 2, 3)",
+FROM {KEYED_WITH_DUPLICATES} GROUP BY 1, 2, 3)",
             provider = self.provider
         )
     }
