@@ -293,6 +293,7 @@ pub(super) fn read_rows<R: std::io::Read>(
     let mut builder = BatchBuilder::new();
     let mut record = csv::ByteRecord::new();
     let mut reported = csv.position().byte();
+    let mut last_currency = None;
     loop {
         let line_no = csv.position().line() + line_offset;
         match csv.read_byte_record(&mut record) {
@@ -318,8 +319,13 @@ pub(super) fn read_rows<R: std::io::Read>(
             .and_then(|parsed| match parsed {
                 Parsed::Line(line) => {
                     builder.push(line_no, &line)?;
-                    if !read.currencies.contains(line.currency.code()) {
-                        read.currencies.insert(line.currency.code().to_string());
+                    // Most lines repeat the last line's currency: skip
+                    // the set's string compares for them.
+                    if last_currency != Some(line.currency) {
+                        last_currency = Some(line.currency);
+                        if !read.currencies.contains(line.currency.code()) {
+                            read.currencies.insert(line.currency.code().to_string());
+                        }
                     }
                     Ok(())
                 }
