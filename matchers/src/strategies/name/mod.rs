@@ -4,7 +4,10 @@
 //!
 //! Similarity is token-set Jaro-Winkler: each token of the shorter name is
 //! paired with its best match in the other, so order (`DOE JANE` vs `Jane
-//! Wanjiru Doe`), middle names and case do not matter.
+//! Wanjiru Doe`), middle names and case do not matter. ASCII names, most
+//! of them, are compared without allocating ([`ascii`]).
+
+mod ascii;
 
 use model::Payment;
 
@@ -76,7 +79,9 @@ impl Matcher for PayerName {
             let Some(customer) = &c.customer else {
                 continue;
             };
-            let sim = token_similarity(&payer, &tokens(&customer.name));
+            let sim = ascii::AsciiTokens::split(&customer.name)
+                .and_then(|name| ascii::token_similarity(&payer, &name))
+                .unwrap_or_else(|| token_similarity(&payer, &tokens(&customer.name)));
             if sim >= config.name_similar_at {
                 verdicts.push((c.customer_id.clone(), true));
             } else if sim < config.name_mismatch_below {

@@ -1,0 +1,221 @@
+//! Token-set Jaro-Winkler on ASCII bytes, without allocating.
+//!
+//! The name strategy compares the payer's name with every candidate's, for
+//! most payments. The general path splits the candidate's name into
+//! lower-cased `String`s and runs `strsim`'s generic Jaro over `char`s with
+//! a heap-allocated flag vector: a dozen allocations per candidate. Most
+//! names are ASCII, and for them this module gives the same answer — bit
+//! for bit, the tests check it against `strsim` — from a stack buffer and
+//! bit masks. Anything else (a non-ASCII name, a very long one) returns
+//! `None` and takes the general path.
+
+/// Longest name (bytes) compared here.
+const MAX_NAME: usize = 128;
+
+/// Most tokens of a name compared here.
+const MAX_TOKENS: usize = 16;
+
+/// Longest token compared with bit masks.
+const MAX_TOKEN: usize = 128;
+
+/// A name lower-cased into a stack buffer and split into tokens of two
+/// bytes or more, as `super::tokens` splits it.
+pub(super) struct AsciiTokens {
+    text: [u8; MAX_NAME],
+    spans: [(u8, u8); MAX_TOKENS],
+    count: usize,
+}
+
+impl AsciiTokens {
+    /// Splits `name`; `None` when it is not ASCII or too long.
+    pub(super) fn split(name: &str) -> Option<Self> {
+        let bytes = name.as_bytes();
+        if bytes.len() > MAX_NAME || !bytes.is_ascii() {
+            return None;
+        }
+        let mut tokens = AsciiTokens {
+            text: [0; MAX_NAME],
+            spans: [(0, 0); MAX_TOKENS],
+            count: 0,
+        };
+        let mut start = 0;
+        for end in 0..=bytes.len() {
+            let boundary = end == bytes.len() || !bytes[end].is_ascii_alphanumeric();
+            if end < bytes.len() {
+                tokens.text[end] = bytes[end].to_ascii_lowercase();
+            }
+            if boundary {
+                if end - start > 1 {
+                    if tokens.count == MAX_TOKENS {
+                        return None;
+                    }
+                    tokens.spans[tokens.count] = (start as u8, end as u8);
+                    tokens.count += 1;
+                }
+                start = end + 1;
+            }
+        }
+        Some(tokens)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.spans[..self.count]
+            .iter()
+            .map(|&(s, e)| &self.text[usize::from(s)..usize::from(e)])
+    }
+
+    fn len(&self) -> usize {
+        self.count
+    }
+}
+
+/// `super::token_similarity` of the payer's tokens (already lower case)
+/// and a name split by [`AsciiTokens::split`]; `None` when a payer token
+/// is not ASCII or a token is too long for the bit masks.
+pub(super) fn token_similarity(payer: &[String], name: &AsciiTokens) -> Option<f64> {
+    if payer.iter().any(|t| !t.is_ascii() || t.len() > MAX_TOKEN)
+        || name.iter().any(|t| t.len() > MAX_TOKEN)
+    {
+        return None;
+    }
+    if payer.is_empty() || name.len() == 0 {
+        return Some(0.0);
+    }
+    let best = |token: &[u8], others: &mut dyn Iterator<Item = &[u8]>| {
+        others
+            .map(|other| jaro_winkler(token, other))
+            .fold(0.0, f64::max)
+    };
+    // The shorter list (by token count, the payer's on a tie) is paired
+    // with its best match in the other, as the general path does.
+    let total: f64 = if payer.len() <= name.len() {
+        payer
+            .iter()
+            .map(|t| best(t.as_bytes(), &mut name.iter()))
+            .sum()
+    } else {
+        name.iter()
+            .map(|t| best(t, &mut payer.iter().map(|p| p.as_bytes())))
+            .sum()
+    };
+    let short = payer.len().min(name.len());
+    Some(total / short as f64)
+}
+
+/// `strsim::jaro_winkler` on bytes of at most [`MAX_TOKEN`].
+fn jaro_winkler(a: &[u8], b: &[u8]) -> f64 {
+    let sim = jaro(a, b);
+    if sim > 0.7 {
+        let prefix = a.iter().take(4).zip(b).take_while(|(x, y)| x == y).count();
+        sim + 0.1 * prefix as f64 * (1.0 - sim)
+    } else {
+        sim
+    }
+}
+
+/// `strsim::generic_jaro` on bytes of at most [`MAX_TOKEN`], its flags in
+/// bit masks.
+fn jaro(a: &[u8], b: &[u8]) -> f64 {
+    let (a_len, b_len) = (a.len(), b.len());
+    if a_len == 0 && b_len == 0 {
+        return 1.0;
+    }
+    if a_len == 0 || b_len == 0 {
+        return 0.0;
+    }
+    let range = (a_len.max(b_len) / 2).saturating_sub(1);
+    let (mut a_flags, mut b_flags) = (0u128, 0u128);
+    let mut matches = 0usize;
+    for (i, &x) in a.iter().enumerate() {
+        let low = i.saturating_sub(range);
+        let high = b_len.min(i + range + 1);
+        for j in low..high {
+            if b[j] == x && b_flags & (1 << j) == 0 {
+                a_flags |= 1 << i;
+                b_flags |= 1 << j;
+                matches += 1;
+                break;
+            }
+        }
+    }
+    if matches == 0 {
+        return 0.0;
+    }
+    // Matched bytes of `a` and of `b`, in order: a pair that differs is
+    // half a transposition.
+    let matched = |s: &[u8], flags: u128| {
+        s.iter()
+            .enumerate()
+            .filter(move |(i, _)| flags & (1 << i) != 0)
+            .map(|(_, c)| *c)
+            .collect::<arrayish::Bytes>()
+    };
+    let (ma, mb) = (matched(a, a_flags), matched(b, b_flags));
+    let transpositions = ma.iter().zip(mb.iter()).filter(|(x, y)| x != y).count() / 2;
+    let m = matches as f64;
+    ((m / a_len as f64) + (m / b_len as f64) + ((matches - transpositions) as f64 / m)) / 3.0
+}
+
+/// A fixed-capacity byte list on the stack, for the matched bytes.
+mod arrayish {
+    pub(super) struct Bytes {
+        bytes: [u8; super::MAX_TOKEN],
+        len: usize,
+    }
+
+    impl Bytes {
+        pub(super) fn iter(&self) -> std::slice::Iter<'_, u8> {
+            self.bytes[..self.len].iter()
+        }
+    }
+
+    impl FromIterator<u8> for Bytes {
+        fn from_iter<I: IntoIterator<Item = u8>>(iter: I) -> Self {
+            let mut out = Bytes {
+                bytes: [0; super::MAX_TOKEN],
+                len: 0,
+            };
+            for b in iter.into_iter().take(super::MAX_TOKEN) {
+                out.bytes[out.len] = b;
+                out.len += 1;
+            }
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn splits_as_the_general_path_does() {
+        let t = AsciiTokens::split("Jane  W. O'Doe-Smith 42").unwrap();
+        let words: Vec<&[u8]> = t.iter().collect();
+        assert_eq!(words, [&b"jane"[..], b"doe", b"smith", b"42"]);
+        assert!(AsciiTokens::split("Zoë").is_none());
+        assert!(AsciiTokens::split(&"a".repeat(MAX_NAME + 1)).is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn jaro_winkler_is_strsims_to_the_bit(a in "[a-e]{0,12}", b in "[a-e]{0,12}") {
+            prop_assert_eq!(
+                jaro_winkler(a.as_bytes(), b.as_bytes()).to_bits(),
+                strsim::jaro_winkler(&a, &b).to_bits()
+            );
+        }
+
+        #[test]
+        fn names_compare_as_the_general_path_does(
+            payer in "[A-Za-z .'-]{0,30}",
+            name in "[A-Za-z0-9 .-]{0,40}",
+        ) {
+            let tokens = super::super::tokens(&payer);
+            let general = super::super::token_similarity(&tokens, &super::super::tokens(&name));
+            let split = AsciiTokens::split(&name).unwrap();
+            prop_assert_eq!(token_similarity(&tokens, &split).map(f64::to_bits), Some(general.to_bits()));
+        }
+    }
+}
