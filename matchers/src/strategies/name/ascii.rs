@@ -129,8 +129,8 @@ fn jaro(a: &[u8], b: &[u8]) -> f64 {
     for (i, &x) in a.iter().enumerate() {
         let low = i.saturating_sub(range);
         let high = b_len.min(i + range + 1);
-        for j in low..high {
-            if b[j] == x && b_flags & (1 << j) == 0 {
+        for (j, &y) in b.iter().enumerate().take(high).skip(low) {
+            if y == x && b_flags & (1 << j) == 0 {
                 a_flags |= 1 << i;
                 b_flags |= 1 << j;
                 matches += 1;
