@@ -52,7 +52,7 @@ json_state_value!(CustomerState, u32);
 pub struct StateTable<T> {
     store: Arc<dyn KvStore>,
     table: Table,
-    pending: HashMap<String, T>,
+    pending: HashMap<String, T, FxBuild>,
     /// Keys put since the last [`StateTable::take_changes`], in order.
     touched: Vec<String>,
     /// Values flushed lately, decoded.
@@ -113,7 +113,7 @@ impl<T: StateValue> StateTable<T> {
         StateTable {
             store,
             table,
-            pending: HashMap::new(),
+            pending: HashMap::default(),
             touched: Vec::new(),
             recent: Recent::default(),
         }
