@@ -13,6 +13,7 @@
 
 pub mod engine;
 mod error;
+mod gather;
 pub mod generate;
 pub mod job;
 pub mod ledger;

@@ -192,19 +192,25 @@ impl Fetch {
             return exec_err!("{}: expects one address (UInt32)", self.name);
         };
         let null_source = self.sources.len() - 1;
-        let mut indices = Vec::with_capacity(addresses.len());
-        for addr in addresses.iter() {
-            let at = match addr {
-                None => (null_source, 0),
-                Some(addr) => locate(addr),
-            };
-            if self.lens.get(at.0).is_none_or(|len| at.1 >= *len) {
-                return exec_err!("{}: no row at address {addr:?}", self.name);
+        for addr in addresses.iter().flatten() {
+            let (batch, row) = locate(addr);
+            if batch >= null_source || row >= self.lens[batch] {
+                return exec_err!("{}: no row at address {addr}", self.name);
             }
-            indices.push(at);
         }
-        let sources: Vec<&dyn Array> = self.sources.iter().map(|a| a.as_ref()).collect();
-        let values = interleave(&sources, &indices)?;
+        let values =
+            match crate::gather::gather(&self.sources[..null_source], addresses, &self.output) {
+                Some(values) => values,
+                None => {
+                    let indices: Vec<(usize, usize)> = addresses
+                        .iter()
+                        .map(|addr| addr.map_or((null_source, 0), locate))
+                        .collect();
+                    let sources: Vec<&dyn Array> =
+                        self.sources.iter().map(|a| a.as_ref()).collect();
+                    interleave(&sources, &indices)?
+                }
+            };
         if values.data_type() == &self.output {
             Ok(ColumnarValue::Array(values))
         } else {
