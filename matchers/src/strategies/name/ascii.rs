@@ -148,7 +148,7 @@ fn jaro(a: &[u8], b: &[u8]) -> f64 {
             .enumerate()
             .filter(move |(i, _)| flags & (1 << i) != 0)
             .map(|(_, c)| *c)
-            .collect::<arrayish::Bytes>()
+            .collect::<MatchedBytes>()
     };
     let (ma, mb) = (matched(a, a_flags), matched(b, b_flags));
     let transpositions = ma.iter().zip(mb.iter()).filter(|(x, y)| x != y).count() / 2;
@@ -156,31 +156,29 @@ fn jaro(a: &[u8], b: &[u8]) -> f64 {
     ((m / a_len as f64) + (m / b_len as f64) + ((matches - transpositions) as f64 / m)) / 3.0
 }
 
-/// A fixed-capacity byte list on the stack, for the matched bytes.
-mod arrayish {
-    pub(super) struct Bytes {
-        bytes: [u8; super::MAX_TOKEN],
-        len: usize,
-    }
+/// The matched bytes of one side, in order, on the stack.
+struct MatchedBytes {
+    bytes: [u8; MAX_TOKEN],
+    len: usize,
+}
 
-    impl Bytes {
-        pub(super) fn iter(&self) -> std::slice::Iter<'_, u8> {
-            self.bytes[..self.len].iter()
-        }
+impl MatchedBytes {
+    fn iter(&self) -> std::slice::Iter<'_, u8> {
+        self.bytes[..self.len].iter()
     }
+}
 
-    impl FromIterator<u8> for Bytes {
-        fn from_iter<I: IntoIterator<Item = u8>>(iter: I) -> Self {
-            let mut out = Bytes {
-                bytes: [0; super::MAX_TOKEN],
-                len: 0,
-            };
-            for b in iter.into_iter().take(super::MAX_TOKEN) {
-                out.bytes[out.len] = b;
-                out.len += 1;
-            }
-            out
+impl FromIterator<u8> for MatchedBytes {
+    fn from_iter<I: IntoIterator<Item = u8>>(iter: I) -> Self {
+        let mut out = MatchedBytes {
+            bytes: [0; MAX_TOKEN],
+            len: 0,
+        };
+        for b in iter.into_iter().take(MAX_TOKEN) {
+            out.bytes[out.len] = b;
+            out.len += 1;
         }
+        out
     }
 }
 
