@@ -18,6 +18,9 @@ const MAX_TOKENS: usize = 16;
 /// Longest token compared with bit masks.
 const MAX_TOKEN: usize = 128;
 
+// A candidate's name fits, so each of its tokens fits the masks.
+const _: () = assert!(MAX_NAME <= MAX_TOKEN);
+
 /// A name lower-cased into a stack buffer and split into tokens of two
 /// bytes or more, as `super::tokens` splits it.
 pub(super) struct AsciiTokens {
@@ -69,17 +72,19 @@ impl AsciiTokens {
     }
 }
 
-/// `super::token_similarity` of the payer's tokens (already lower case)
-/// and a name split by [`AsciiTokens::split`]; `None` when a payer token
-/// is not ASCII or a token is too long for the bit masks.
-pub(super) fn token_similarity(payer: &[String], name: &AsciiTokens) -> Option<f64> {
-    if payer.iter().any(|t| !t.is_ascii() || t.len() > MAX_TOKEN)
-        || name.iter().any(|t| t.len() > MAX_TOKEN)
-    {
-        return None;
-    }
+/// Whether the payer's tokens can take this path: ASCII, and short
+/// enough for the bit masks (a candidate's tokens always are: a name of at
+/// most [`MAX_NAME`] bytes has no longer token). Checked once per payment.
+pub(super) fn fits(payer: &[String]) -> bool {
+    payer.iter().all(|t| t.is_ascii() && t.len() <= MAX_TOKEN)
+}
+
+/// `super::token_similarity` of the payer's tokens (lower case, and
+/// [`fits`]) and a name split by [`AsciiTokens::split`].
+pub(super) fn token_similarity(payer: &[String], name: &AsciiTokens) -> f64 {
+    debug_assert!(fits(payer));
     if payer.is_empty() || name.len() == 0 {
-        return Some(0.0);
+        return 0.0;
     }
     let best = |token: &[u8], others: &mut dyn Iterator<Item = &[u8]>| {
         others
@@ -99,7 +104,7 @@ pub(super) fn token_similarity(payer: &[String], name: &AsciiTokens) -> Option<f
             .sum()
     };
     let short = payer.len().min(name.len());
-    Some(total / short as f64)
+    total / short as f64
 }
 
 /// `strsim::jaro_winkler` on bytes of at most [`MAX_TOKEN`].
@@ -141,45 +146,20 @@ fn jaro(a: &[u8], b: &[u8]) -> f64 {
     if matches == 0 {
         return 0.0;
     }
-    // Matched bytes of `a` and of `b`, in order: a pair that differs is
-    // half a transposition.
-    let matched = |s: &[u8], flags: u128| {
-        s.iter()
-            .enumerate()
-            .filter(move |(i, _)| flags & (1 << i) != 0)
-            .map(|(_, c)| *c)
-            .collect::<MatchedBytes>()
-    };
-    let (ma, mb) = (matched(a, a_flags), matched(b, b_flags));
-    let transpositions = ma.iter().zip(mb.iter()).filter(|(x, y)| x != y).count() / 2;
+    // The matched bytes of `a` and of `b`, paired in order: a pair that
+    // differs is half a transposition.
+    let mut b_matched = (0..b_len).filter(|&j| b_flags & (1 << j) != 0);
+    let mut transpositions = 0usize;
+    for (i, &x) in a.iter().enumerate() {
+        if a_flags & (1 << i) != 0 {
+            if let Some(j) = b_matched.next() {
+                transpositions += usize::from(b[j] != x);
+            }
+        }
+    }
+    transpositions /= 2;
     let m = matches as f64;
     ((m / a_len as f64) + (m / b_len as f64) + ((matches - transpositions) as f64 / m)) / 3.0
-}
-
-/// The matched bytes of one side, in order, on the stack.
-struct MatchedBytes {
-    bytes: [u8; MAX_TOKEN],
-    len: usize,
-}
-
-impl MatchedBytes {
-    fn iter(&self) -> std::slice::Iter<'_, u8> {
-        self.bytes[..self.len].iter()
-    }
-}
-
-impl FromIterator<u8> for MatchedBytes {
-    fn from_iter<I: IntoIterator<Item = u8>>(iter: I) -> Self {
-        let mut out = MatchedBytes {
-            bytes: [0; MAX_TOKEN],
-            len: 0,
-        };
-        for b in iter.into_iter().take(MAX_TOKEN) {
-            out.bytes[out.len] = b;
-            out.len += 1;
-        }
-        out
-    }
 }
 
 #[cfg(test)]
@@ -213,7 +193,8 @@ mod tests {
             let tokens = super::super::tokens(&payer);
             let general = super::super::token_similarity(&tokens, &super::super::tokens(&name));
             let split = AsciiTokens::split(&name).unwrap();
-            prop_assert_eq!(token_similarity(&tokens, &split).map(f64::to_bits), Some(general.to_bits()));
+            prop_assert!(fits(&tokens));
+            prop_assert_eq!(token_similarity(&tokens, &split).to_bits(), general.to_bits());
         }
     }
 }

@@ -74,14 +74,19 @@ impl Matcher for PayerName {
         }
         load_customers(index, evidence)?;
         let payer = tokens(payer);
+        let payer_fits_ascii = ascii::fits(&payer);
         let mut verdicts = Vec::new();
         for c in evidence.candidates() {
             let Some(customer) = &c.customer else {
                 continue;
             };
-            let sim = ascii::AsciiTokens::split(&customer.name)
-                .and_then(|name| ascii::token_similarity(&payer, &name))
-                .unwrap_or_else(|| token_similarity(&payer, &tokens(&customer.name)));
+            let sim = match payer_fits_ascii
+                .then(|| ascii::AsciiTokens::split(&customer.name))
+                .flatten()
+            {
+                Some(name) => ascii::token_similarity(&payer, &name),
+                None => token_similarity(&payer, &tokens(&customer.name)),
+            };
             if sim >= config.name_similar_at {
                 verdicts.push((c.customer_id.clone(), true));
             } else if sim < config.name_mismatch_below {
