@@ -7,10 +7,14 @@
 #
 #   benches/recon/run.sh 1000000        # 1M × 1M
 #   benches/recon/run.sh 10000000       # 10M × 10M
-#   RUNS=2 benches/recon/run.sh 10000000   # each engine twice, in turn
+#   RUNS=2 benches/recon/run.sh 10000000   # two timed runs of each engine
+#   WARMUP=0 benches/recon/run.sh 10000000  # no warm-up run
 #
 # On a VM whose host reclaims idle guest memory, the first touch of memory
-# after a pause costs far more than a later one: RUNS=2 shows both.
+# after a pause costs far more than a later one (docs/BENCHMARKS.md). So,
+# as hyperfine's --warmup does, each engine first runs once on the same
+# files just before its timed runs; the warm-up's time is printed too
+# (run `w`), so the cold figure stays visible. WARMUP=0 skips it.
 set -euo pipefail
 N="${1:-1000000}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -43,14 +47,23 @@ measure() {
 }
 echo "| engine   | run |     wall   | peak RSS    |"
 echo "|----------|-----|------------|-------------|"
-for run in $(seq 1 "${RUNS:-1}"); do
-  measure paymatch "$run" "$BIN/paymatch" --quiet reconcile --ledger "$DATA/ledger.parquet" \
-    --statement "$DATA/statement.csv" --format generic --out "$DATA/out-paymatch"
-  measure duckdb "$run" "$PYTHON" benches/recon/peers.py duckdb "$DATA/ledger.parquet" "$DATA/statement.csv" "$DATA/out-duckdb"
-  if [ "${SKIP_PANDAS:-}" = "" ]; then
-    measure pandas "$run" "$PYTHON" benches/recon/peers.py pandas "$DATA/ledger.parquet" "$DATA/statement.csv" "$DATA/out-pandas"
+# Each engine: its warm-up run (`w`), then its timed runs, back to back.
+runs() {
+  local name="$1"; shift
+  local run
+  if [ "${WARMUP:-1}" != 0 ]; then
+    measure "$name" w "$@"
   fi
-done
+  for run in $(seq 1 "${RUNS:-1}"); do
+    measure "$name" "$run" "$@"
+  done
+}
+runs paymatch "$BIN/paymatch" --quiet reconcile --ledger "$DATA/ledger.parquet" \
+  --statement "$DATA/statement.csv" --format generic --out "$DATA/out-paymatch"
+runs duckdb "$PYTHON" benches/recon/peers.py duckdb "$DATA/ledger.parquet" "$DATA/statement.csv" "$DATA/out-duckdb"
+if [ "${SKIP_PANDAS:-}" = "" ]; then
+  runs pandas "$PYTHON" benches/recon/peers.py pandas "$DATA/ledger.parquet" "$DATA/statement.csv" "$DATA/out-pandas"
+fi
 
 # Every engine must report exactly what was injected.
 "$PYTHON" - "$DATA" <<'PY'
