@@ -159,19 +159,6 @@ pub trait KvStore: Send + Sync {
         })
     }
 
-    /// Reads the members of a set-valued key as owned bytes (empty when
-    /// absent).
-    ///
-    /// # Errors
-    /// A storage failure or a value that is not a set.
-    fn get_set(&self, table: Table, key: &[u8]) -> Result<Vec<Vec<u8>>> {
-        Ok(self
-            .members(table, key)?
-            .iter()
-            .map(<[u8]>::to_vec)
-            .collect())
-    }
-
     /// Applies a batch atomically.
     ///
     /// # Errors
@@ -214,4 +201,15 @@ pub trait KvStore: Send + Sync {
     fn flush(&self) -> Result<()> {
         Ok(())
     }
+}
+
+/// The members of a set-valued key, owned, for tests' comparisons.
+#[cfg(test)]
+pub(crate) fn owned_members(store: &dyn KvStore, table: Table, key: &[u8]) -> Vec<Vec<u8>> {
+    store
+        .members(table, key)
+        .expect("a readable set")
+        .iter()
+        .map(<[u8]>::to_vec)
+        .collect()
 }
