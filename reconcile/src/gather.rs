@@ -13,11 +13,11 @@
 
 use std::sync::Arc;
 
+use arrow::array::builder::NullBufferBuilder;
 use arrow::array::{
-    Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanBufferBuilder, PrimitiveArray,
-    StringArray, StringBuilder, UInt32Array,
+    Array, ArrayRef, ArrowPrimitiveType, AsArray, PrimitiveArray, StringArray, StringBuilder,
+    UInt32Array,
 };
-use arrow::buffer::NullBuffer;
 use arrow::datatypes::{
     DataType, Decimal128Type, Int64Type, TimeUnit, TimestampMicrosecondType, UInt16Type,
     UInt32Type, UInt64Type,
@@ -51,29 +51,6 @@ pub(crate) fn gather(
     }
 }
 
-/// Validity of each output row, or `None` when every row is valid.
-struct Validity {
-    bits: Option<BooleanBufferBuilder>,
-}
-
-impl Validity {
-    fn new(len: usize, any_null: bool) -> Self {
-        Validity {
-            bits: any_null.then(|| BooleanBufferBuilder::new(len)),
-        }
-    }
-
-    fn push(&mut self, valid: bool) {
-        if let Some(bits) = &mut self.bits {
-            bits.append(valid);
-        }
-    }
-
-    fn finish(self) -> Option<NullBuffer> {
-        self.bits.map(|mut b| NullBuffer::new(b.finish()))
-    }
-}
-
 fn primitive<T: ArrowPrimitiveType>(
     sources: &[ArrayRef],
     addresses: &UInt32Array,
@@ -85,18 +62,19 @@ fn primitive<T: ArrowPrimitiveType>(
     let data_type = arrays.first()?.data_type().clone();
     let any_null = addresses.null_count() > 0 || arrays.iter().any(|a| a.null_count() > 0);
     let mut values = Vec::with_capacity(addresses.len());
-    let mut validity = Validity::new(addresses.len(), any_null);
+    // Allocates its bits only once a row is NULL: `None` when none is.
+    let mut validity = NullBufferBuilder::new(addresses.len());
     if any_null {
         for (i, &addr) in addresses.values().iter().enumerate() {
             if addresses.is_null(i) {
                 values.push(T::Native::default());
-                validity.push(false);
+                validity.append_null();
                 continue;
             }
             let (batch, row) = locate(addr);
             let array = arrays[batch];
             values.push(array.values()[row]);
-            validity.push(array.is_valid(row));
+            validity.append(array.is_valid(row));
         }
     } else {
         values.extend(addresses.values().iter().map(|&addr| {
