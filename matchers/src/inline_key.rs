@@ -19,17 +19,22 @@ pub(crate) enum InlineKey {
     Heap(Box<[u8]>),
 }
 
+/// `bytes` copied into a zero-padded array with their length, when they
+/// fit in `N` (at most 255) bytes.
+pub(crate) fn pad<const N: usize>(bytes: &[u8]) -> Option<(u8, [u8; N])> {
+    let len = u8::try_from(bytes.len())
+        .ok()
+        .filter(|l| usize::from(*l) <= N)?;
+    let mut padded = [0u8; N];
+    padded[..bytes.len()].copy_from_slice(bytes);
+    Some((len, padded))
+}
+
 impl InlineKey {
     pub(crate) fn new(key: &[u8]) -> Self {
-        if key.len() <= INLINE {
-            let mut bytes = [0u8; INLINE];
-            bytes[..key.len()].copy_from_slice(key);
-            InlineKey::Inline {
-                len: key.len() as u8,
-                bytes,
-            }
-        } else {
-            InlineKey::Heap(key.into())
+        match pad(key) {
+            Some((len, bytes)) => InlineKey::Inline { len, bytes },
+            None => InlineKey::Heap(key.into()),
         }
     }
 

@@ -21,7 +21,7 @@ use std::hash::Hasher;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{Batch, KvStore, Op, Table};
+use super::{Batch, KvStore, Op, SharedBytes, Table};
 use crate::error::Result;
 use crate::fxhash::{FxBuild, FxHasher};
 use crate::inline_key::InlineKey;
@@ -33,7 +33,7 @@ type FastMap<V> = HashMap<InlineKey, V, FxBuild>;
 #[derive(Default)]
 struct Shard {
     /// One map per table (indexed by table ordinal), keyed by the raw key.
-    tables: [FastMap<Option<Arc<[u8]>>>; Table::ALL.len()],
+    tables: [FastMap<Option<SharedBytes>>; Table::ALL.len()],
     version: u64,
 }
 
@@ -94,7 +94,7 @@ impl CachedStore {
 
     /// Inserts into a locked shard, evicting (and giving up completeness)
     /// when the shard is full.
-    fn insert(&self, shard: &mut Shard, table: Table, key: &[u8], value: Option<Arc<[u8]>>) {
+    fn insert(&self, shard: &mut Shard, table: Table, key: &[u8], value: Option<SharedBytes>) {
         if shard.len() >= self.per_shard {
             let dropped = shard.len();
             shard.tables.iter_mut().for_each(HashMap::clear);
@@ -147,7 +147,7 @@ impl KvStore for CachedStore {
         Ok(self.get_shared(table, key)?.map(|bytes| bytes.to_vec()))
     }
 
-    fn get_shared(&self, table: Table, key: &[u8]) -> Result<Option<Arc<[u8]>>> {
+    fn get_shared(&self, table: Table, key: &[u8]) -> Result<Option<SharedBytes>> {
         if !self.cached(table, key) {
             return self.inner.get_shared(table, key);
         }
@@ -213,7 +213,7 @@ impl KvStore for CachedStore {
                 fits = false;
                 return false;
             }
-            self.insert(&mut shard, table, key, Some(Arc::from(value)));
+            self.insert(&mut shard, table, key, Some(SharedBytes::from(value)));
             true
         })?;
         self.complete[ordinal(table)].store(fits, Ordering::Release);

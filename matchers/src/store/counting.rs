@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{Batch, KvStore, Table};
+use super::{Batch, KvStore, SharedBytes, Table};
 use crate::error::Result;
 
 /// Counts `get` and `scan_prefix` calls on the store it wraps.
@@ -41,7 +41,7 @@ impl KvStore for CountingStore {
         self.inner.get(table, key)
     }
 
-    fn get_shared(&self, table: Table, key: &[u8]) -> Result<Option<Arc<[u8]>>> {
+    fn get_shared(&self, table: Table, key: &[u8]) -> Result<Option<SharedBytes>> {
         self.gets.fetch_add(1, Ordering::Relaxed);
         self.inner.get_shared(table, key)
     }

@@ -11,13 +11,13 @@ mod counting;
 mod memory;
 mod rocks;
 pub mod set;
+mod shared;
 
 pub use cached::CachedStore;
 pub use counting::CountingStore;
 pub use memory::MemoryStore;
 pub use rocks::{RocksOptions, RocksStore};
-
-use std::sync::Arc;
+pub use shared::SharedBytes;
 
 use crate::error::Result;
 
@@ -139,12 +139,12 @@ pub trait KvStore: Send + Sync {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>>;
 
     /// Reads one value as shared bytes: a store with a memory tier hands
-    /// out the bytes it holds instead of a copy.
+    /// out the bytes it holds (inline or shared) instead of a copy.
     ///
     /// # Errors
     /// A storage failure.
-    fn get_shared(&self, table: Table, key: &[u8]) -> Result<Option<Arc<[u8]>>> {
-        Ok(self.get(table, key)?.map(Arc::from))
+    fn get_shared(&self, table: Table, key: &[u8]) -> Result<Option<SharedBytes>> {
+        Ok(self.get(table, key)?.map(SharedBytes::from))
     }
 
     /// Reads the members of a set-valued key in place (none when absent).

@@ -7,7 +7,8 @@
 //! removals stay as `present = 0` entries so a later merge still sees them.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+
+use super::SharedBytes;
 
 /// Encodes one operand: add (`present`) or remove a member.
 pub fn operand(member: &[u8], present: bool) -> Vec<u8> {
@@ -75,13 +76,13 @@ pub fn merge<'a>(runs: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<u8>, St
     Ok(out)
 }
 
-/// The members of a stored set, read in place: the bytes are shared with
-/// the store's memory tier (see `KvStore::get_shared`), checked once, and
-/// members are borrowed from them, so a lookup allocates nothing per
-/// member.
+/// The members of a stored set, read in place: the bytes are the store's
+/// memory tier's (see `KvStore::get_shared`: a short set copied out of its
+/// slot, a longer one shared), checked once, and members are borrowed from
+/// them, so a lookup allocates nothing per member.
 #[derive(Clone, Debug, Default)]
 pub struct Members {
-    bytes: Option<Arc<[u8]>>,
+    bytes: Option<SharedBytes>,
 }
 
 impl Members {
@@ -89,7 +90,7 @@ impl Members {
     ///
     /// # Errors
     /// A description of the corruption.
-    pub fn parse(bytes: Option<Arc<[u8]>>) -> Result<Self, String> {
+    pub fn parse(bytes: Option<SharedBytes>) -> Result<Self, String> {
         let mut rest: &[u8] = bytes.as_deref().unwrap_or_default();
         while let Some(entry) = next_entry(&mut rest) {
             entry?;
@@ -114,7 +115,7 @@ mod tests {
 
     /// The present members of an encoded set, owned.
     fn members(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-        let parsed = Members::parse(Some(Arc::from(bytes)))?;
+        let parsed = Members::parse(Some(SharedBytes::from(bytes)))?;
         Ok(parsed.iter().map(<[u8]>::to_vec).collect())
     }
 
