@@ -484,8 +484,20 @@ impl<S: StreamStage> Driver<S> {
         // flush inside rdkafka's `commit_transaction` sleeps in 100 ms
         // polls while our producer's own thread serves the deliveries,
         // which added 100 ms to every transaction.
+        //
+        // Each step also calls a zero-timeout flush. librdkafka treats
+        // `linger.ms` as elapsed while a flush call lasts, and wakes its
+        // broker threads to send. Without that call, the records produced
+        // in the last `linger.ms` (half the window) waited out their
+        // linger before the commit could go on. A zero-timeout flush holds
+        // the flag only briefly, so not every call catches a broker thread
+        // awake; called every step, enough do. Measured: commits of 500 ms
+        // windows 318 → 121 ms, and 32k → 43k payments/s (BENCHMARKS,
+        // session 11).
         let deadline = Instant::now() + self.timeout;
         while producer.in_flight_count() > 0 && Instant::now() < deadline {
+            // "Timed out" is the expected answer while records are in flight.
+            let _ = producer.flush(Duration::ZERO);
             std::thread::sleep(Duration::from_micros(500));
         }
         producer
