@@ -88,12 +88,15 @@ fn producer(c: &mut ClientConfig, linger_ms: u32) {
 /// restarted instance fences its predecessor's unfinished transaction.
 pub fn transactional_producer(config: &KafkaConfig, transactional_id: &str) -> ClientConfig {
     configure(config, |c| {
-        // Half a transaction window: the produce requests are larger and
+        // A whole transaction window: the produce requests are larger and
         // fewer, which the broker (sharing the machine) and librdkafka's
-        // I/O thread both feel. The commit waits for them anyway. On the
-        // benchmark (100 ms windows): 21–23k payments/s at 5 ms, 25k at
-        // 20 ms, 30–31k at 50 ms, 26k at 100 ms; restores' p99 at 10k/s
-        // 384 ms at 5 ms, 338 ms at 50 ms.
+        // I/O thread both feel, and the commit flushes whatever still
+        // lingers (see the driver), so lingering never delays a commit.
+        // On the benchmark (session 7, before that flush, 100 ms windows):
+        // 21–23k payments/s at 5 ms, 25k at 20 ms, 30–31k at 50 ms, 26k at
+        // 100 ms. Session 11, with the flush and backlog windows: 30k at
+        // 50 ms, 47k at 100 ms, 48k at 250 ms; ledger p99 at 10k/s about
+        // the same at 50 and 100 ms (294–364 ms), 407 ms at 250 ms.
         producer(c, transaction_linger_ms(config));
         c.set("transactional.id", transactional_id)
             .set(
@@ -117,10 +120,10 @@ pub fn transactional_producer(config: &KafkaConfig, transactional_id: &str) -> C
     })
 }
 
-/// `linger.ms` of the stages' transactional producers: half the
-/// transaction window, between 5 ms and 1 s (`[kafka.client]` overrides).
+/// `linger.ms` of the stages' transactional producers: the transaction
+/// window, between 5 ms and 1 s (`[kafka.client]` overrides).
 pub fn transaction_linger_ms(config: &KafkaConfig) -> u32 {
-    (config.transaction_ms / 2).clamp(5, 1000) as u32
+    config.transaction_ms.clamp(5, 1000) as u32
 }
 
 /// An idempotent producer (publishing files: every record once, in order).
@@ -141,14 +144,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn transactional_linger_is_half_a_window_unless_configured() {
+    fn transactional_linger_is_a_window_unless_configured() {
         let mut config = KafkaConfig::default();
         let linger = |c: &KafkaConfig| {
             transactional_producer(c, "t")
                 .get("linger.ms")
                 .map(str::to_string)
         };
-        assert_eq!(linger(&config).as_deref(), Some("50"));
+        assert_eq!(linger(&config).as_deref(), Some("100"));
         config.transaction_ms = 4;
         assert_eq!(linger(&config).as_deref(), Some("5"));
         config.transaction_ms = 60_000;

@@ -21,10 +21,17 @@ pub struct KafkaConfig {
     pub group_prefix: String,
     /// Longest time one transaction stays open collecting records, in ms.
     /// Longer: more throughput; shorter: lower latency. Default 100. The
-    /// stages' producers linger half of it (`linger.ms`, 5 ms to 1 s) to
-    /// send fewer, larger requests; `[kafka.client] "linger.ms"` overrides.
+    /// stages' producers linger as long (`linger.ms`, 5 ms to 1 s) to send
+    /// fewer, larger requests, and the commit flushes what still lingers;
+    /// `[kafka.client] "linger.ms"` overrides.
     pub transaction_ms: u64,
-    /// Most input records in one transaction. Default 5000.
+    /// Longest time one transaction stays open while the stage has a
+    /// backlog, in ms: at the end of each `transaction_ms`, a stage that
+    /// barely waited for input keeps the transaction open one more step,
+    /// up to this. A stage that keeps up commits every `transaction_ms`.
+    /// Default 500; equal to `transaction_ms` turns it off.
+    pub backlog_transaction_ms: u64,
+    /// Most input records in one transaction. Default 50000.
     pub max_batch: usize,
     /// Consumer group session timeout, ms: how long a dead instance keeps
     /// its partitions. Default 10000.
@@ -51,7 +58,8 @@ impl Default for KafkaConfig {
             topic_prefix: "paymatch.".into(),
             group_prefix: "paymatch".into(),
             transaction_ms: 100,
-            max_batch: 5000,
+            backlog_transaction_ms: 500,
+            max_batch: 50_000,
             session_timeout_ms: 10_000,
             transaction_timeout_ms: 30_000,
             partitions: 4,

@@ -42,6 +42,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use super::client::{self, kafka_error};
 use super::stage::{Input, Output, StreamStage};
 use super::table::KeyValue;
+use super::window::Window;
 use super::KafkaConfig;
 use crate::error::{Error, Result};
 use crate::metrics as m;
@@ -360,7 +361,7 @@ impl<S: StreamStage> Driver<S> {
     fn transaction(&mut self, producer: &TxProducer, stop: &AtomicBool) -> Result<(), Failure> {
         let name = self.stage.name();
         let generation = self.consumer.context().rebalances.load(Ordering::SeqCst);
-        let mut open: Option<Instant> = None;
+        let mut open: Option<Window> = None;
         let mut offsets: BTreeMap<i32, i64> = BTreeMap::new();
         let mut origins: Vec<i64> = Vec::new();
         let mut inputs = 0usize;
@@ -369,13 +370,18 @@ impl<S: StreamStage> Driver<S> {
         // after the commit, the same bytes go to the local store.
         let mut changes: Vec<KeyValue> = Vec::new();
         let changelog = self.stage.changelog_topic().to_string();
-        let window = Duration::from_millis(self.config.transaction_ms);
+        let step = Duration::from_millis(self.config.transaction_ms);
+        let longest = Duration::from_millis(self.config.backlog_transaction_ms);
         loop {
-            let wait = match open {
-                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+            let wait = match &open {
+                Some(window) => window.remaining(Instant::now()),
                 None => Duration::from_millis(100),
             };
+            let polling = Instant::now();
             let polled = self.consumer.poll(wait);
+            if let Some(window) = &mut open {
+                window.waited(polling.elapsed());
+            }
             if self.consumer.context().rebalances.load(Ordering::SeqCst) != generation {
                 self.restored.clear();
                 if open.is_some() {
@@ -409,7 +415,7 @@ impl<S: StreamStage> Driver<S> {
                         producer
                             .begin_transaction()
                             .map_err(|e| classify("begin_transaction", e))?;
-                        open = Some(Instant::now() + window);
+                        open = Some(Window::open(Instant::now(), step, longest));
                     }
                     self.stage
                         .process(Input { value: &value }, &mut outputs)
@@ -449,11 +455,15 @@ impl<S: StreamStage> Driver<S> {
                 }
             }
             let full = inputs >= self.config.max_batch;
-            match open {
-                Some(deadline)
-                    if Instant::now() >= deadline || full || stop.load(Ordering::SeqCst) =>
-                {
+            let stopping = stop.load(Ordering::SeqCst);
+            match &mut open {
+                Some(_) if full || stopping => {
                     return self.commit(producer, &offsets, changes, inputs, &origins);
+                }
+                Some(window) if window.expired(Instant::now()) => {
+                    if !window.extend_if_behind(Instant::now()) {
+                        return self.commit(producer, &offsets, changes, inputs, &origins);
+                    }
                 }
                 None => return Ok(()),
                 Some(_) => {}

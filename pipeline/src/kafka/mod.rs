@@ -8,6 +8,7 @@
 //!   index; changelog restore);
 //! * [`stage`]: stage 1 and stage 2 as transactional stream stages;
 //! * [`driver`]: the exactly-once consume → process → produce loop;
+//! * `window`: how long its transactions stay open (longer in a backlog);
 //! * [`publish`]: JSONL files into topics;
 //! * [`http`]: the Prometheus `/metrics` endpoint;
 //! * [`run`]: `paymatch run`, wiring it together.
@@ -21,6 +22,7 @@ pub mod run;
 pub mod stage;
 pub mod table;
 pub mod topics;
+mod window;
 
 pub use config::{KafkaConfig, ServiceConfig};
 pub use topics::Topics;
