@@ -53,7 +53,7 @@ fn the_pipeline_recovers_by_itself_when_the_broker_restarts() -> Result<()> {
     outputs
         .wait_for(lines.len(), Duration::from_secs(600), &mut service)
         .with_context(|| service.log_tail())?;
-    check_against_embedded(&outputs, &dir.path().join("embedded"))?;
+    check_against_embedded(&mut outputs, &dir.path().join("embedded"))?;
     anyhow::ensure!(service.running(), "paymatch exited: {}", service.log_tail());
     service.terminate()?;
     Ok(())

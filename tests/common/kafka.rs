@@ -391,19 +391,40 @@ pub fn counts<T: std::hash::Hash + Eq>(items: impl IntoIterator<Item = T>) -> Ha
 /// What a Kafka run must show against the embedded run of the same input:
 /// every input answered exactly once, the same decisions, the same money
 /// on the ledger, the same restores, no restore twice.
-pub fn check_against_embedded(outputs: &Outputs, embedded: &std::path::Path) -> Result<()> {
+///
+/// Stage 2 runs behind stage 1 (after a restart with a backlog, by
+/// several long transactions), so every input having its decision does
+/// not mean stage 2 is done: the check first waits, up to two minutes,
+/// until the ledger and the commands have as many records as the embedded
+/// run's, then lets anything doubled arrive. What was lost never arrives,
+/// and the comparison below says what differs.
+pub fn check_against_embedded(outputs: &mut Outputs, embedded: &std::path::Path) -> Result<()> {
     use model::{AccessCommand, DeadLetter, Decision, LedgerEntry, LedgerKind, Outcome};
     use rust_decimal::Decimal;
 
-    let decisions: Vec<Decision> = outputs.decisions.values()?;
-    let dlq: Vec<DeadLetter> = outputs.dlq.values()?;
-    let commands: Vec<AccessCommand> = outputs.commands.values()?;
-    let ledger: Vec<LedgerEntry> = outputs.ledger.values()?;
     let e_decisions: Vec<Decision> = super::read_jsonl(&embedded.join("decisions.jsonl"))?;
     let e_dlq: Vec<DeadLetter> = super::read_jsonl(&embedded.join("dlq.jsonl"))?;
     let e_commands: Vec<AccessCommand> =
         super::read_jsonl(&embedded.join("access_commands.jsonl"))?;
     let e_ledger: Vec<LedgerEntry> = super::read_jsonl(&embedded.join("ledger.jsonl"))?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        outputs.poll()?;
+        let done = outputs.commands.records.len() >= e_commands.len()
+            && outputs.ledger.records.len() >= e_ledger.len();
+        if done || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    outputs.poll()?;
+    let outputs: &Outputs = outputs;
+
+    let decisions: Vec<Decision> = outputs.decisions.values()?;
+    let dlq: Vec<DeadLetter> = outputs.dlq.values()?;
+    let commands: Vec<AccessCommand> = outputs.commands.values()?;
+    let ledger: Vec<LedgerEntry> = outputs.ledger.values()?;
 
     anyhow::ensure!(
         dlq.len() == e_dlq.len(),
