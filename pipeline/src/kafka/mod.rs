@@ -3,6 +3,7 @@
 //!
 //! * [`config`]: the `[kafka]` and `[service]` settings;
 //! * [`client`]: librdkafka settings shared by every client;
+//! * [`context`]: what its clients do with librdkafka's callbacks;
 //! * [`topics`]: topic names, checking and creating them;
 //! * [`table`]: compacted topics into local state (the global customer
 //!   index; changelog restore);
@@ -15,6 +16,7 @@
 
 pub mod client;
 pub mod config;
+pub mod context;
 pub mod driver;
 pub mod http;
 pub mod publish;

@@ -20,7 +20,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use serde::Serialize;
 
 use super::client::{self, kafka_error};
-use super::driver::Quiet;
+use super::context::Quiet;
 use super::topics::Topics;
 use super::KafkaConfig;
 use crate::config::ProvidersConfig;
