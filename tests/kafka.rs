@@ -79,15 +79,8 @@ fn kafka_mode_equals_the_embedded_mode_and_follows_the_customer_table() -> Resul
         .iter()
         .filter(|d| d.outcome == Outcome::Review)
         .count();
-    // A fresh reader's first fetch can take longer than one quiet poll on
-    // a loaded machine: read until the count is reached (or 30 s), then
-    // once more for anything doubled.
     let mut review = tests::kafka::TopicReader::new(&setup.brokers, "e2e.payments.review")?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while review.records.len() < reviews && std::time::Instant::now() < deadline {
-        review.poll(Duration::from_millis(500))?;
-    }
-    review.poll(Duration::from_millis(500))?;
+    review.read_at_least(reviews, Duration::from_secs(30))?;
     assert_eq!(
         review.records.len(),
         reviews,

@@ -309,6 +309,19 @@ impl TopicReader {
         }
     }
 
+    /// Reads until at least `n` records are in (a fresh reader's first
+    /// fetch can outlast one quiet poll on a loaded machine) or `timeout`
+    /// passes, then once more, so anything beyond `n` shows too.
+    pub fn read_at_least(&mut self, n: usize, timeout: Duration) -> Result<()> {
+        let quiet = Duration::from_millis(500);
+        let deadline = Instant::now() + timeout;
+        while self.records.len() < n && Instant::now() < deadline {
+            self.poll(quiet)?;
+        }
+        self.poll(quiet)?;
+        Ok(())
+    }
+
     /// The values parsed as JSON records.
     pub fn values<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>> {
         self.records
@@ -349,6 +362,23 @@ impl Outputs {
         self.commands.poll(quiet)?;
         self.ledger.poll(quiet)?;
         Ok(self.decisions.records.len() + self.dlq.records.len())
+    }
+
+    /// Polls until `done` holds or `timeout` passes, then waits 2 s and
+    /// reads again, so anything doubled arrives too.
+    pub fn settle_when(
+        &mut self,
+        timeout: Duration,
+        done: impl Fn(&Outputs) -> bool,
+    ) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        while !done(self) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(300));
+            self.poll()?;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        self.poll()?;
+        Ok(())
     }
 
     /// Polls until `inputs` inputs are answered (decision or dead letter)
@@ -407,18 +437,10 @@ pub fn check_against_embedded(outputs: &mut Outputs, embedded: &std::path::Path)
     let e_commands: Vec<AccessCommand> =
         super::read_jsonl(&embedded.join("access_commands.jsonl"))?;
     let e_ledger: Vec<LedgerEntry> = super::read_jsonl(&embedded.join("ledger.jsonl"))?;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        outputs.poll()?;
-        let done = outputs.commands.records.len() >= e_commands.len()
-            && outputs.ledger.records.len() >= e_ledger.len();
-        if done || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    std::thread::sleep(Duration::from_secs(2));
     outputs.poll()?;
+    outputs.settle_when(Duration::from_secs(120), |o| {
+        o.commands.records.len() >= e_commands.len() && o.ledger.records.len() >= e_ledger.len()
+    })?;
     let outputs: &Outputs = outputs;
 
     let decisions: Vec<Decision> = outputs.decisions.values()?;
