@@ -118,6 +118,29 @@ fn kafka_mode_equals_the_embedded_mode_and_follows_the_customer_table() -> Resul
     assert_eq!(last.outcome, Outcome::Matched, "{last:?}");
     assert_eq!(last.customer_id.as_deref(), Some("C-LIVE-1"));
 
+    // Every output carries the raw payment's time twice: as the
+    // `paymatch-origin-ms` header (the contract) and as its timestamp
+    // (what stage 2 reads); the live payment's is its raw record's.
+    let mut raw = tests::kafka::TopicReader::new(&setup.brokers, "e2e.payments.raw")?;
+    raw.read_at_least(inputs + 1, Duration::from_secs(30))?;
+    let raw_time = |id: &str| {
+        raw.records
+            .iter()
+            .position(|(key, _)| key.as_deref() == Some(id))
+            .and_then(|i| raw.times[i].timestamp)
+    };
+    let live_origin = raw_time("generic:LIVE-1").context("no raw record for the live payment")?;
+    outputs.poll()?;
+    for reader in [&outputs.decisions, &outputs.ledger, &outputs.commands] {
+        for (times, (_, value)) in reader.times.iter().zip(&reader.records) {
+            assert!(times.origin_header.is_some(), "no origin header: {value}");
+            assert_eq!(times.timestamp, times.origin_header, "{value}");
+            if value.contains("generic:LIVE-1") {
+                assert_eq!(times.timestamp, Some(live_origin), "{value}");
+            }
+        }
+    }
+
     // Prometheus metrics.
     let page = http_get(&metrics, "/metrics")?;
     for name in [

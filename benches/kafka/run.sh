@@ -88,4 +88,11 @@ echo "broker: $(awk -v a="$BROKER_CPU0" -v b="$(cpu_seconds "$BROKER_PID")" 'BEG
 ticks=$(getconf CLK_TCK)
 read -r utime stime < <(awk '{print $14, $15}' "/proc/$PM/stat")
 echo "paymatch run: $((utime / ticks)) s user, $((stime / ticks)) s system CPU; peak RSS $(awk '/VmHWM/ {print $2}' "/proc/$PM/status") KiB"
+# The same by thread (start-up included): each stage's thread, librdkafka's
+# threads, the rest.
+for task in /proc/"$PM"/task/*; do
+  printf '%s\t%s\n' "$(cat "$task/comm")" "$(awk '{print $14 + $15}' "$task/stat")"
+done | awk -F'\t' -v t="$ticks" '
+  { g = ($1 ~ /^paymatch-stage/) ? $1 : ($1 ~ /^rdk:/ ? "librdkafka" : "other"); cpu[g] += $2 / t }
+  END { printf "paymatch threads (CPU s):"; for (g in cpu) printf " %s %.1f", g, cpu[g]; print "" }'
 kill -TERM "$PM"; wait "$PM" || true; PM=

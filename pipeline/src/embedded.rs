@@ -288,7 +288,7 @@ pub fn run_match(files: &MatchFiles, config: &Config, show_progress: bool) -> Re
                 dlq.write(&letter)?;
             }
             Routed::Decided { mut decision, .. } => {
-                let applied = stage2.apply(&decision, now)?;
+                let applied = stage2.apply(&(&decision).into(), now)?;
                 decision.allocations = applied.allocations;
                 if decision.outcome == Outcome::Matched {
                     *summary

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::{paymatch_bin, repo_root};
@@ -261,6 +261,25 @@ pub struct TopicReader {
     consumer: BaseConsumer,
     /// Records read so far: (key, value).
     pub records: Vec<(Option<String>, String)>,
+    /// Their times, in the same order.
+    pub times: Vec<RecordTimes>,
+}
+
+/// The times a record carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordTimes {
+    /// The record's timestamp, ms since the epoch.
+    pub timestamp: Option<i64>,
+    /// Its `paymatch-origin-ms` header, if any.
+    pub origin_header: Option<i64>,
+}
+
+fn origin_header<M: Message>(m: &M) -> Option<i64> {
+    let headers = m.headers()?;
+    headers
+        .iter()
+        .find(|h| h.key == pipeline::kafka::driver::ORIGIN_HEADER)
+        .and_then(|h| std::str::from_utf8(h.value?).ok()?.parse().ok())
 }
 
 impl TopicReader {
@@ -290,6 +309,7 @@ impl TopicReader {
         Ok(TopicReader {
             consumer,
             records: Vec::new(),
+            times: Vec::new(),
         })
     }
 
@@ -298,10 +318,16 @@ impl TopicReader {
         let before = self.records.len();
         loop {
             match self.consumer.poll(quiet) {
-                Some(Ok(m)) => self.records.push((
-                    m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-                    String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
-                )),
+                Some(Ok(m)) => {
+                    self.records.push((
+                        m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                        String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+                    ));
+                    self.times.push(RecordTimes {
+                        timestamp: m.timestamp().to_millis(),
+                        origin_header: origin_header(&m),
+                    });
+                }
                 Some(Err(KafkaError::PartitionEOF(_))) => {}
                 Some(Err(e)) => eprintln!("test reader: {e}"),
                 None => return Ok(self.records.len() - before),

@@ -142,6 +142,10 @@ fn main() -> Result<()> {
         "stage 1 starts {:.1} s after process start",
         process_start.elapsed().as_secs_f64()
     );
+    let every: usize = std::env::var("EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4096);
     let started = Instant::now();
     let cpu_started = thread_cpu_seconds();
     for (i, line) in payments.iter().enumerate() {
@@ -153,7 +157,7 @@ fn main() -> Result<()> {
                 decisions.push(decision);
             }
         }
-        if i % 4096 == 4095 {
+        if i % every == every - 1 {
             stage1.flush()?;
         }
     }
@@ -183,7 +187,7 @@ fn main() -> Result<()> {
     let started = Instant::now();
     let mut restores = 0usize;
     for (i, d) in decisions.iter().enumerate() {
-        restores += stage2.apply(d, now)?.commands.len();
+        restores += stage2.apply(&d.into(), now)?.commands.len();
         if i % 4096 == 4095 {
             stage2.flush()?;
         }

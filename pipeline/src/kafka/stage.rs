@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use model::{DeadLetter, Decision, Outcome};
+use model::{DeadLetter, Outcome};
 
 use super::topics::Topics;
 use crate::error::Result;
-use crate::stages::{Routed, Stage1, Stage2};
+use crate::stages::{Routed, Stage1, Stage2, ToApply};
 
 /// One input record.
 #[derive(Clone, Copy, Debug)]
@@ -187,7 +187,7 @@ impl StreamStage for Stage2Stream {
         &self.topics.balances_changelog
     }
     fn process(&mut self, input: Input<'_>, out: &mut Vec<Output>) -> Result<()> {
-        let decision: Decision = match serde_json::from_slice(input.value) {
+        let decision: ToApply<'_> = match serde_json::from_slice(input.value) {
             Ok(d) => d,
             Err(e) => {
                 // Only a foreign writer on the decisions topic gets here.

@@ -13,4 +13,4 @@ pub mod stage1;
 pub mod stage2;
 
 pub use stage1::{Routed, Stage1};
-pub use stage2::{Applied, Stage2};
+pub use stage2::{Applied, Stage2, ToApply};

@@ -8,14 +8,17 @@
 //! A `reversal` becomes a negative ledger entry against the customer's
 //! credit. Other outcomes change nothing here.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use matchers::store::{Batch, Table};
 use matchers::CustomerIndex;
 use model::{
-    AccessAction, AccessCommand, Allocation, CustomerStatus, Decision, InvoiceStatus, LedgerEntry,
-    LedgerKind, Outcome,
+    AccessAction, AccessCommand, Allocation, Currency, CustomerStatus, Decision, InvoiceStatus,
+    LedgerEntry, LedgerKind, Outcome,
 };
 use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer};
 
 use super::allocate::{self, OpenItem};
 use crate::config::AccessConfig;
@@ -34,6 +37,57 @@ pub struct Applied {
     pub commands: Vec<AccessCommand>,
 }
 
+/// The fields of a [`Decision`] stage 2 reads: nothing else of a decision
+/// changes a balance or an access state.
+///
+/// Kafka mode decodes these straight from the decisions topic, borrowing
+/// the ids from the message and skipping the rest. Decoding whole
+/// decisions — ranked candidates with their reasons, texts, times — and
+/// dropping them again was a sixth of stage 2's thread (BENCHMARKS,
+/// session 12). Embedded mode borrows them from the decision it holds.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct ToApply<'a> {
+    /// `provider:provider_txn_id`.
+    #[serde(borrow)]
+    pub payment_id: Cow<'a, str>,
+    /// What became of the payment.
+    pub outcome: Outcome,
+    /// The customer it was applied to, if any.
+    #[serde(borrow, default, deserialize_with = "borrowed_option")]
+    pub customer_id: Option<Cow<'a, str>>,
+    /// Its amount.
+    #[serde(deserialize_with = "model::decimal::lenient")]
+    pub amount: Decimal,
+    /// Its currency.
+    pub currency: Currency,
+    /// When the payer paid.
+    pub paid_at: DateTime<Utc>,
+}
+
+/// An optional string borrowed from the input when it has no escapes
+/// (serde borrows a `Cow` only at a field's top level, not inside an
+/// `Option`).
+fn borrowed_option<'de: 'a, 'a, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Cow<'a, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Borrowed<'a>>::deserialize(d)?.map(|b| b.0))
+}
+
+impl<'a> From<&'a Decision> for ToApply<'a> {
+    fn from(d: &'a Decision) -> Self {
+        ToApply {
+            payment_id: Cow::Borrowed(&d.payment_id),
+            outcome: d.outcome,
+            customer_id: d.customer_id.as_deref().map(Cow::Borrowed),
+            amount: d.amount,
+            currency: d.currency,
+            paid_at: d.paid_at,
+        }
+    }
+}
+
 /// Stage 2's code and state.
 pub struct Stage2 {
     index: CustomerIndex,
@@ -42,7 +96,7 @@ pub struct Stage2 {
 }
 
 fn entry(
-    d: &Decision,
+    d: &ToApply<'_>,
     customer: &str,
     kind: LedgerKind,
     invoice: Option<&str>,
@@ -61,7 +115,7 @@ fn entry(
     LedgerEntry {
         entry_id,
         customer_id: customer.to_string(),
-        payment_id: d.payment_id.clone(),
+        payment_id: d.payment_id.to_string(),
         invoice_id: invoice.map(str::to_string),
         kind,
         amount,
@@ -89,7 +143,7 @@ impl Stage2 {
     ///
     /// # Errors
     /// A storage failure.
-    pub fn apply(&mut self, d: &Decision, now: DateTime<Utc>) -> Result<Applied> {
+    pub fn apply(&mut self, d: &ToApply<'_>, now: DateTime<Utc>) -> Result<Applied> {
         let Some(customer_id) = d.customer_id.as_deref() else {
             return Ok(Applied::default());
         };
@@ -112,7 +166,7 @@ impl Stage2 {
 
     fn apply_payment(
         &mut self,
-        d: &Decision,
+        d: &ToApply<'_>,
         customer_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Applied> {
@@ -166,7 +220,7 @@ impl Stage2 {
                         service_id: s.service_id.clone(),
                         username: s.username.clone(),
                         nas_id: s.nas_id.clone(),
-                        cause: d.payment_id.clone(),
+                        cause: d.payment_id.to_string(),
                         reason: "payment cleared the balance".to_string(),
                         issued_at: now,
                     });
@@ -175,7 +229,7 @@ impl Stage2 {
                 state.access = Some(AccessOverride {
                     status: CustomerStatus::Active,
                     at: d.paid_at,
-                    cause: d.payment_id.clone(),
+                    cause: d.payment_id.to_string(),
                 });
             }
         }
@@ -231,5 +285,59 @@ impl Stage2 {
     /// A storage failure.
     pub fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
         self.state.restore(records)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use model::Candidate;
+
+    use super::*;
+
+    fn decision(customer_id: Option<&str>) -> Decision {
+        Decision {
+            payment_id: "mpesa_c2b:QK1".into(),
+            provider: "mpesa_c2b".into(),
+            provider_txn_id: "QK1".into(),
+            amount: Decimal::new(150000, 2),
+            currency: Currency::KES,
+            paid_at: "2026-11-02T07:00:00Z".parse().unwrap(),
+            outcome: Outcome::Matched,
+            customer_id: customer_id.map(str::to_string),
+            confidence: 0.97,
+            rule: "account_number_exact".into(),
+            allocations: Vec::new(),
+            candidates: vec![Candidate {
+                customer_id: "C1".into(),
+                score: 0.97,
+                reasons: vec!["account_number_exact".into(), "name_similar".into()],
+            }],
+            reverses: None,
+            reference: Some("ACC1".into()),
+            payer_name: Some("JANE \"JJ\" DOE".into()),
+            payer_phone: Some("254712345678".into()),
+            detail: None,
+            decided_at: None,
+        }
+    }
+
+    #[test]
+    fn a_decision_on_the_wire_reads_as_the_decision_in_memory() {
+        for customer in [Some("C1"), Some("C\"quoted\""), None] {
+            let d = decision(customer);
+            let json = serde_json::to_vec(&d).unwrap();
+            let read: ToApply<'_> = serde_json::from_slice(&json).unwrap();
+            assert_eq!(read, ToApply::from(&d));
+        }
+        // Ids without escapes are borrowed from the message, not copied.
+        let json = serde_json::to_vec(&decision(Some("C1"))).unwrap();
+        let read: ToApply<'_> = serde_json::from_slice(&json).unwrap();
+        assert!(matches!(read.payment_id, Cow::Borrowed(_)));
+        assert!(matches!(read.customer_id, Some(Cow::Borrowed(_))));
+        // A decision without the optional field, and amounts as numbers.
+        let minimal = r#"{"payment_id":"generic:T1","outcome":"review","amount":10.5,"currency":"KES","paid_at":"2026-11-02T07:00:00Z"}"#;
+        let read: ToApply<'_> = serde_json::from_str(minimal).unwrap();
+        assert_eq!(read.customer_id, None);
+        assert_eq!(read.amount, Decimal::new(105, 1));
     }
 }
