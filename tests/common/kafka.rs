@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::{paymatch_bin, repo_root};
@@ -274,14 +274,6 @@ pub struct RecordTimes {
     pub origin_header: Option<i64>,
 }
 
-fn origin_header<M: Message>(m: &M) -> Option<i64> {
-    let headers = m.headers()?;
-    headers
-        .iter()
-        .find(|h| h.key == pipeline::kafka::driver::ORIGIN_HEADER)
-        .and_then(|h| std::str::from_utf8(h.value?).ok()?.parse().ok())
-}
-
 impl TopicReader {
     /// A reader of `topic`.
     pub fn new(brokers: &str, topic: &str) -> Result<TopicReader> {
@@ -325,7 +317,7 @@ impl TopicReader {
                     ));
                     self.times.push(RecordTimes {
                         timestamp: m.timestamp().to_millis(),
-                        origin_header: origin_header(&m),
+                        origin_header: pipeline::kafka::driver::origin_header(&m),
                     });
                 }
                 Some(Err(KafkaError::PartitionEOF(_))) => {}

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::producer::DefaultProducerContext;
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -90,16 +90,6 @@ fn reader(brokers: &str, topics: &[std::sync::Arc<str>]) -> Result<BaseConsumer>
     Ok(consumer)
 }
 
-fn origin_ms(m: &rdkafka::message::BorrowedMessage<'_>) -> Option<i64> {
-    let headers = m.headers()?;
-    headers
-        .iter()
-        .find(|h| h.key == pipeline::kafka::driver::ORIGIN_HEADER)
-        .and_then(|h| h.value)
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| v.parse().ok())
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -141,7 +131,7 @@ fn pace(args: &Args, payments: &std::path::Path, rate: u64) -> Result<()> {
                 Some(Ok(m)) => {
                     quiet_since = None;
                     let now = chrono::Utc::now().timestamp_millis();
-                    if let Some(o) = origin_ms(&m) {
+                    if let Some(o) = pipeline::kafka::driver::origin_header(&m) {
                         let i = watched.iter().position(|t| &**t == m.topic()).unwrap_or(2);
                         lat[i].push((o, (now - o) as f64));
                     }

@@ -142,10 +142,6 @@ fn main() -> Result<()> {
         "stage 1 starts {:.1} s after process start",
         process_start.elapsed().as_secs_f64()
     );
-    let every: usize = std::env::var("EVERY")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4096);
     let started = Instant::now();
     let cpu_started = thread_cpu_seconds();
     for (i, line) in payments.iter().enumerate() {
@@ -157,7 +153,7 @@ fn main() -> Result<()> {
                 decisions.push(decision);
             }
         }
-        if i % every == every - 1 {
+        if i % 4096 == 4095 {
             stage1.flush()?;
         }
     }

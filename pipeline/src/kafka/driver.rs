@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
@@ -339,8 +339,9 @@ impl<S: StreamStage> Driver<S> {
                             value: &out.value,
                             partition: None,
                             timestamp: origin,
+                            headers: headers.clone(),
                         };
-                        send(producer, record, headers.clone())?;
+                        send(producer, record)?;
                     }
                     for (key, value) in self.stage.state().take_changes() {
                         let record = Record {
@@ -349,8 +350,9 @@ impl<S: StreamStage> Driver<S> {
                             value: &value,
                             partition: Some(partition),
                             timestamp: None,
+                            headers: None,
                         };
-                        send(producer, record, None)?;
+                        send(producer, record)?;
                         changes.push((key.into_bytes(), Some(value)));
                     }
                     offsets.insert(partition, offset + 1);
@@ -447,6 +449,16 @@ fn origin_ms<M: Message>(msg: &M) -> Option<i64> {
     msg.timestamp().to_millis()
 }
 
+/// The `paymatch-origin-ms` header of a record, for readers of the
+/// outputs (the latency harness, the tests); the stages themselves read
+/// the timestamp ([`origin_ms`]).
+pub fn origin_header<M: Message>(msg: &M) -> Option<i64> {
+    msg.headers()?
+        .iter()
+        .find(|h| h.key == ORIGIN_HEADER)
+        .and_then(|h| std::str::from_utf8(h.value?).ok()?.parse().ok())
+}
+
 /// One record to produce.
 struct Record<'a> {
     topic: &'a str,
@@ -456,14 +468,11 @@ struct Record<'a> {
     partition: Option<i32>,
     /// `None`: now.
     timestamp: Option<i64>,
+    headers: Option<OwnedHeaders>,
 }
 
 /// Queues one record, waiting while the producer's queue is full.
-fn send(
-    producer: &TxProducer,
-    out: Record<'_>,
-    headers: Option<OwnedHeaders>,
-) -> Result<(), Failure> {
+fn send(producer: &TxProducer, out: Record<'_>) -> Result<(), Failure> {
     let mut record: BaseRecord<'_, str, [u8]> = BaseRecord::to(out.topic).payload(out.value);
     if let Some(k) = out.key {
         record = record.key(k);
@@ -474,7 +483,7 @@ fn send(
     if let Some(t) = out.timestamp {
         record = record.timestamp(t);
     }
-    if let Some(h) = headers {
+    if let Some(h) = out.headers {
         record = record.headers(h);
     }
     loop {
