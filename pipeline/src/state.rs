@@ -53,8 +53,10 @@ pub struct StateTable<T> {
     store: Arc<dyn KvStore>,
     table: Table,
     pending: HashMap<String, T, FxBuild>,
-    /// Keys put since the last [`StateTable::take_changes`], in order.
+    /// Keys put since the last [`StateTable::take_changes`], in order;
+    /// kept only once [`StateTable::track_changes`] was called.
     touched: Vec<String>,
+    tracks_changes: bool,
     /// Values flushed lately, decoded.
     recent: Recent<T>,
 }
@@ -115,8 +117,16 @@ impl<T: StateValue> StateTable<T> {
             table,
             pending: HashMap::default(),
             touched: Vec::new(),
+            tracks_changes: false,
             recent: Recent::default(),
         }
+    }
+
+    /// Keeps the keys of every put for [`StateTable::take_changes`]: the
+    /// Kafka mode writes each record's changes to the changelog. Embedded
+    /// mode has no changelog and does not pay a copy of each key for it.
+    pub fn track_changes(&mut self) {
+        self.tracks_changes = true;
     }
 
     /// The value under `key`, pending writes first.
@@ -142,11 +152,14 @@ impl<T: StateValue> StateTable<T> {
 
     /// Sets the value under `key` (written at the next flush).
     pub fn put(&mut self, key: &str, value: T) {
-        self.touched.push(key.to_string());
+        if self.tracks_changes {
+            self.touched.push(key.to_string());
+        }
         self.pending.insert(key.to_string(), value);
     }
 
-    /// The keys put since the last call, each once with its pending value
+    /// The keys put since the last call (once changes are tracked: see
+    /// [`StateTable::track_changes`]), each once with its pending value
     /// encoded as stored: what the Kafka mode writes to the stage's
     /// changelog topic inside the transaction, and after the commit to the
     /// store with [`StateTable::restore`] (encoded once for both).
@@ -431,6 +444,7 @@ mod tests {
     fn changes_carry_the_last_value_of_each_key_and_restore_rebuilds_the_table() {
         let store = Arc::new(MemoryStore::new());
         let mut table: StateTable<u32> = StateTable::new(store.clone(), Table::State);
+        table.track_changes();
         table.put("C1", 1);
         table.put("C2", 2);
         table.put("C1", 3);
@@ -455,12 +469,25 @@ mod tests {
         assert_eq!(table.get("C1").unwrap(), None);
     }
 
+    #[test]
+    fn without_tracking_puts_flush_but_list_no_changes() {
+        let store = Arc::new(MemoryStore::new());
+        let mut table: StateTable<u32> = StateTable::new(store.clone(), Table::State);
+        table.put("C1", 1);
+        assert!(table.take_changes().is_empty());
+        table.flush().unwrap();
+        assert_eq!(table.get("C1").unwrap(), Some(1));
+        let fresh: StateTable<u32> = StateTable::new(store, Table::State);
+        assert_eq!(fresh.get("C1").unwrap(), Some(1));
+    }
+
     /// A table over a store that counts its reads.
     fn counted_table() -> (Arc<matchers::store::CountingStore>, StateTable<u32>) {
         let store = Arc::new(matchers::store::CountingStore::new(Arc::new(
             MemoryStore::new(),
         )));
-        let table = StateTable::new(store.clone(), Table::State);
+        let mut table = StateTable::new(store.clone(), Table::State);
+        table.track_changes();
         (store, table)
     }
 

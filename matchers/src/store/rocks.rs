@@ -66,13 +66,18 @@ impl RocksStore {
         // A hash index inside data blocks: point lookups skip the binary search.
         block.set_data_block_index_type(DataBlockIndexType::BinaryAndHash);
         block.set_data_block_hash_ratio(0.75);
-        let table_options = || {
+        let table_options = |table: Table| {
             let mut cf = Options::default();
             cf.set_block_based_table_factory(&block);
-            // Most lookups miss (a reference nobody has, a payment not seen
-            // before): a bloom filter on the memtable answers them too.
-            cf.set_memtable_whole_key_filtering(true);
-            cf.set_memtable_prefix_bloom_ratio(0.1);
+            // Most lookups miss (a reference nobody has): a bloom filter on
+            // the memtable answers them too. Not for the dedupe table: its
+            // reads are already gated by the stage's in-memory filter of
+            // every payment id (`SeenFilter`), so a memtable bloom would only
+            // cost every payment's insert a hash and a cache miss.
+            if table != Table::Dedupe {
+                cf.set_memtable_whole_key_filtering(true);
+                cf.set_memtable_prefix_bloom_ratio(0.1);
+            }
             cf.set_merge_operator_associative("paymatch_set_v1", merge_sets);
             cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
             cf.set_write_buffer_size(64 << 20);
@@ -84,7 +89,7 @@ impl RocksStore {
         db_options.increase_parallelism(2);
         let families = Table::ALL
             .iter()
-            .map(|t| ColumnFamilyDescriptor::new(t.name(), table_options()));
+            .map(|t| ColumnFamilyDescriptor::new(t.name(), table_options(*t)));
         let db = DB::open_cf_descriptors(&db_options, &options.path, families)?;
         let mut write_options = WriteOptions::default();
         write_options.disable_wal(options.disable_wal);

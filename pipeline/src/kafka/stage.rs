@@ -110,8 +110,9 @@ pub struct Stage1Stream {
 }
 
 impl Stage1Stream {
-    /// Wraps stage 1.
-    pub fn new(stage: Stage1, topics: Topics) -> Self {
+    /// Wraps stage 1, tracking its state changes for the changelog.
+    pub fn new(mut stage: Stage1, topics: Topics) -> Self {
+        stage.track_changes();
         Stage1Stream { stage, topics }
     }
 }
@@ -170,8 +171,9 @@ pub struct Stage2Stream {
 }
 
 impl Stage2Stream {
-    /// Wraps stage 2.
-    pub fn new(stage: Stage2, topics: Topics) -> Self {
+    /// Wraps stage 2, tracking its state changes for the changelog.
+    pub fn new(mut stage: Stage2, topics: Topics) -> Self {
+        stage.track_changes();
         Stage2Stream { stage, topics }
     }
 }

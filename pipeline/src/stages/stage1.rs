@@ -306,6 +306,12 @@ impl Stage1 {
         self.seen.flush()
     }
 
+    /// Keeps what each input changes, for [`Self::take_changes`] (the
+    /// Kafka mode's changelog).
+    pub fn track_changes(&mut self) {
+        self.seen.track_changes();
+    }
+
     /// Dedupe entries written since the last call (for the changelog).
     pub fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
         self.seen.take_changes()

@@ -259,6 +259,12 @@ impl Stage2 {
         self.state.flush()
     }
 
+    /// Keeps what each input changes, for [`Self::take_changes`] (the
+    /// Kafka mode's changelog).
+    pub fn track_changes(&mut self) {
+        self.state.track_changes();
+    }
+
     /// Customer states written since the last call (for the changelog).
     pub fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
         self.state.take_changes()
