@@ -390,6 +390,7 @@ impl Outputs {
         done: impl Fn(&Outputs) -> bool,
     ) -> Result<()> {
         let deadline = Instant::now() + timeout;
+        self.poll()?;
         while !done(self) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(300));
             self.poll()?;
@@ -455,7 +456,6 @@ pub fn check_against_embedded(outputs: &mut Outputs, embedded: &std::path::Path)
     let e_commands: Vec<AccessCommand> =
         super::read_jsonl(&embedded.join("access_commands.jsonl"))?;
     let e_ledger: Vec<LedgerEntry> = super::read_jsonl(&embedded.join("ledger.jsonl"))?;
-    outputs.poll()?;
     outputs.settle_when(Duration::from_secs(120), |o| {
         o.commands.records.len() >= e_commands.len() && o.ledger.records.len() >= e_ledger.len()
     })?;
