@@ -20,6 +20,7 @@ macro_rules! say {
 pub mod batch;
 pub mod cli;
 pub mod config;
+pub mod dedupe;
 pub mod demo;
 pub mod embedded;
 pub mod error;

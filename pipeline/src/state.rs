@@ -1,17 +1,19 @@
-//! Keyed state of the stages, on the same [`KvStore`] as the index: the
-//! dedupe table (stage 1) and per-customer balances (stage 2).
+//! Keyed state of the stages, on the same [`KvStore`] as the index: stage
+//! 2's per-customer balances (stage 1's dedupe entries are written in
+//! blocks instead: [`crate::dedupe`]).
 //!
 //! Writes collect in a pending map and reach the store in one atomic batch at
 //! [`StateTable::flush`], the stage's commit point: in embedded mode every
 //! few thousand payments, in Kafka mode with the transaction. Reads see
-//! pending writes first, so a redelivery inside one batch is still caught.
+//! pending writes first, so the next payment of a customer inside one batch
+//! sees the balance the last one left.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use matchers::store::{Batch, KvStore, Table};
-use model::{Currency, CustomerStatus, Outcome};
+use model::CustomerStatus;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -265,137 +267,6 @@ impl<T: StateValue> StateTable<T> {
     }
 }
 
-/// Fingerprints of every payment id in the dedupe table, in memory.
-///
-/// Nearly every payment is new, and asking RocksDB "have you seen this?"
-/// costs a point read that almost always says no. The filter answers "no"
-/// from memory (8 bytes per payment held); "maybe" — a payment seen before,
-/// or a fingerprint collision — is confirmed by the table. It is loaded
-/// from the table at start and updated on every write, so it never says
-/// "no" to a payment the table holds.
-#[derive(Default)]
-pub struct SeenFilter {
-    // Fingerprints are already hashes: the cheap hasher is enough.
-    fingerprints: std::collections::HashSet<u64, matchers::fxhash::FxBuild>,
-}
-
-impl SeenFilter {
-    fn fingerprint(id: &[u8]) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        id.hash(&mut h);
-        h.finish()
-    }
-
-    /// Loads the fingerprints of every key of `table`.
-    ///
-    /// # Errors
-    /// A storage failure.
-    pub fn load(store: &dyn KvStore, table: Table) -> Result<Self> {
-        let mut filter = SeenFilter::default();
-        store.scan_prefix(table, b"", &mut |key, _| {
-            filter.fingerprints.insert(Self::fingerprint(key));
-            true
-        })?;
-        Ok(filter)
-    }
-
-    /// Whether `id` may have been seen (false: certainly not).
-    pub fn may_contain(&self, id: &str) -> bool {
-        self.fingerprints
-            .contains(&Self::fingerprint(id.as_bytes()))
-    }
-
-    /// Records `id`.
-    pub fn insert(&mut self, id: &str) {
-        self.fingerprints.insert(Self::fingerprint(id.as_bytes()));
-    }
-
-    /// Fingerprints held.
-    pub fn len(&self) -> usize {
-        self.fingerprints.len()
-    }
-
-    /// Whether none are held.
-    pub fn is_empty(&self) -> bool {
-        self.fingerprints.is_empty()
-    }
-}
-
-/// What the dedupe table remembers of a decided payment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Seen {
-    /// The first decision's outcome.
-    pub outcome: Outcome,
-    /// The customer it went to, if any.
-    pub customer_id: Option<String>,
-    /// Its amount.
-    pub amount: Decimal,
-    /// Its currency.
-    pub currency: Currency,
-}
-
-/// Version tag of [`Seen`]'s compact encoding. JSON (the first versions)
-/// starts with `{` and is still read.
-const SEEN_V1: u8 = 1;
-
-/// One is written for every payment: compact, about a third of its JSON.
-/// Layout: version, outcome, currency (3 bytes), amount (`Decimal`'s 16
-/// bytes), then the customer id, if any, to the end.
-impl StateValue for Seen {
-    fn encode(&self) -> Vec<u8> {
-        let customer = self.customer_id.as_deref().unwrap_or_default();
-        let mut out = Vec::with_capacity(21 + customer.len() + 1);
-        out.push(SEEN_V1);
-        // Its index in `Outcome::ALL`, which lists every outcome (a test
-        // in `model` keeps it so) and only grows at the end.
-        let code = Outcome::ALL
-            .iter()
-            .position(|o| *o == self.outcome)
-            .expect("Outcome::ALL lists every outcome");
-        out.push(code as u8);
-        out.extend_from_slice(self.currency.code().as_bytes());
-        out.extend_from_slice(&self.amount.serialize());
-        if let Some(id) = &self.customer_id {
-            // A marker, so an empty id and no id stay apart.
-            out.push(b'=');
-            out.extend_from_slice(id.as_bytes());
-        }
-        out
-    }
-
-    fn decode(bytes: &[u8]) -> std::result::Result<Self, String> {
-        match bytes.first() {
-            Some(b'{') => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
-            Some(&SEEN_V1) if bytes.len() >= 21 => {
-                let outcome = *Outcome::ALL
-                    .get(usize::from(bytes[1]))
-                    .ok_or_else(|| format!("unknown outcome code {}", bytes[1]))?;
-                let currency = std::str::from_utf8(&bytes[2..5])
-                    .ok()
-                    .and_then(|c| Currency::parse(c).ok())
-                    .ok_or("bad currency")?;
-                let mut amount = [0u8; 16];
-                amount.copy_from_slice(&bytes[5..21]);
-                let customer_id = match &bytes[21..] {
-                    [] => None,
-                    [b'=', id @ ..] => {
-                        Some(String::from_utf8(id.to_vec()).map_err(|_| "customer id not UTF-8")?)
-                    }
-                    _ => return Err("bad customer id".into()),
-                };
-                Ok(Seen {
-                    outcome,
-                    customer_id,
-                    amount: Decimal::deserialize(amount),
-                    currency,
-                })
-            }
-            _ => Err("not a dedupe entry".into()),
-        }
-    }
-}
-
 /// An access state paymatch set, which wins over the billing system's
 /// status until the billing system updates the customer after it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -423,22 +294,6 @@ pub struct CustomerState {
 mod tests {
     use super::*;
     use matchers::store::MemoryStore;
-
-    #[test]
-    fn the_filter_never_forgets_what_the_table_holds() {
-        let store = Arc::new(MemoryStore::new());
-        let mut table: StateTable<u32> = StateTable::new(store.clone(), Table::Dedupe);
-        table.put("mpesa_c2b:A", 1);
-        table.put("mpesa_c2b:B", 2);
-        table.flush().unwrap();
-        let mut filter = SeenFilter::load(store.as_ref(), Table::Dedupe).unwrap();
-        assert!(filter.may_contain("mpesa_c2b:A") && filter.may_contain("mpesa_c2b:B"));
-        assert!(!filter.may_contain("mpesa_c2b:C"));
-        filter.insert("mpesa_c2b:C");
-        assert!(filter.may_contain("mpesa_c2b:C"));
-        assert_eq!(filter.len(), 3);
-        assert_eq!(table.get("mpesa_c2b:A").unwrap(), Some(1));
-    }
 
     #[test]
     fn changes_carry_the_last_value_of_each_key_and_restore_rebuilds_the_table() {
@@ -550,47 +405,5 @@ mod tests {
         let last = RECENT_PER_GENERATION * 3 - 1;
         assert_eq!(recent.get(&last.to_string()), Some(&last));
         assert_eq!(recent.get("0"), None);
-    }
-
-    #[test]
-    fn dedupe_entries_are_compact_and_old_json_ones_still_read() {
-        let seen = Seen {
-            outcome: Outcome::Matched,
-            customer_id: Some("C000123".into()),
-            amount: Decimal::new(250050, 2),
-            currency: Currency::KES,
-        };
-        let bytes = seen.encode();
-        let json = serde_json::to_vec(&seen).unwrap();
-        assert!(
-            bytes.len() * 2 < json.len(),
-            "{} vs {}",
-            bytes.len(),
-            json.len()
-        );
-        assert_eq!(Seen::decode(&bytes).unwrap(), seen);
-        assert_eq!(Seen::decode(&json).unwrap(), seen);
-        for customer_id in [None, Some(String::new())] {
-            let other = Seen {
-                outcome: Outcome::Review,
-                customer_id,
-                ..seen.clone()
-            };
-            assert_eq!(Seen::decode(&other.encode()).unwrap(), other);
-        }
-        // Every outcome round-trips, under the code stored since v1.
-        for (code, outcome) in Outcome::ALL.into_iter().enumerate() {
-            let other = Seen {
-                outcome,
-                ..seen.clone()
-            };
-            let bytes = other.encode();
-            assert_eq!(usize::from(bytes[1]), code);
-            assert_eq!(Seen::decode(&bytes).unwrap(), other);
-        }
-        assert_eq!(Outcome::ALL[4], Outcome::Reversal);
-        for bad in [&b""[..], b"\x01", b"\x09rest", &bytes[..20]] {
-            assert!(Seen::decode(bad).is_err());
-        }
     }
 }

@@ -45,6 +45,7 @@ use super::stage::{Input, Output, StreamStage};
 use super::table::KeyValue;
 use super::window::Window;
 use super::KafkaConfig;
+use crate::dedupe::Source;
 use crate::error::{Error, Result};
 use crate::metrics as m;
 
@@ -272,10 +273,6 @@ impl<S: StreamStage> Driver<S> {
         let mut origins: Vec<i64> = Vec::new();
         let mut inputs = 0usize;
         let mut outputs: Vec<Output> = Vec::new();
-        // State changes of this transaction, as written to the changelog;
-        // after the commit, the same bytes go to the local store.
-        let mut changes: Vec<KeyValue> = Vec::new();
-        let changelog = self.stage.changelog_topic().to_string();
         let step = Duration::from_millis(self.config.transaction_ms);
         let longest = Duration::from_millis(self.config.backlog_transaction_ms);
         loop {
@@ -324,7 +321,13 @@ impl<S: StreamStage> Driver<S> {
                         open = Some(Window::open(Instant::now(), step, longest));
                     }
                     self.stage
-                        .process(Input { value: &value }, &mut outputs)
+                        .process(
+                            Input {
+                                value: &value,
+                                source: Source { partition, offset },
+                            },
+                            &mut outputs,
+                        )
                         .map_err(Failure::Fatal)?;
                     let headers = origin.map(|o| {
                         OwnedHeaders::new().insert(Header {
@@ -343,18 +346,6 @@ impl<S: StreamStage> Driver<S> {
                         };
                         send(producer, record)?;
                     }
-                    for (key, value) in self.stage.state().take_changes() {
-                        let record = Record {
-                            topic: &changelog,
-                            key: Some(&key),
-                            value: &value,
-                            partition: Some(partition),
-                            timestamp: None,
-                            headers: None,
-                        };
-                        send(producer, record)?;
-                        changes.push((key.into_bytes(), Some(value)));
-                    }
                     offsets.insert(partition, offset + 1);
                     inputs += 1;
                     if let Some(o) = origin {
@@ -371,7 +362,7 @@ impl<S: StreamStage> Driver<S> {
                 || stop.load(Ordering::SeqCst)
                 || (window.expired(now) && !window.extend_if_behind(now));
             if ended {
-                return self.commit(producer, &offsets, changes, inputs, &origins);
+                return self.commit(producer, &offsets, inputs, &origins);
             }
         }
     }
@@ -380,11 +371,27 @@ impl<S: StreamStage> Driver<S> {
         &mut self,
         producer: &TxProducer,
         offsets: &BTreeMap<i32, i64>,
-        changes: Vec<KeyValue>,
         inputs: usize,
         origins: &[i64],
     ) -> Result<(), Failure> {
         let started = Instant::now();
+        // The state this transaction changed goes to the changelog inside
+        // it (taken once, at the end: stage 1 writes its dedupe entries in
+        // blocks); after the commit the same bytes go to the local store.
+        let changelog = self.stage.changelog_topic().to_string();
+        let mut changes: Vec<KeyValue> = Vec::new();
+        for change in self.stage.state().take_changes() {
+            let record = Record {
+                topic: &changelog,
+                key: Some(&change.key),
+                value: &change.value,
+                partition: Some(change.partition),
+                timestamp: None,
+                headers: None,
+            };
+            send(producer, record)?;
+            changes.push((change.key.into_bytes(), Some(change.value)));
+        }
         let input = self.stage.input_topic().to_string();
         let mut tpl = TopicPartitionList::new();
         for (partition, offset) in offsets {

@@ -9,6 +9,7 @@ use chrono::Utc;
 use model::{DeadLetter, Outcome};
 
 use super::topics::Topics;
+use crate::dedupe::{Change, Source};
 use crate::error::Result;
 use crate::stages::{Routed, Stage1, Stage2, ToApply};
 
@@ -17,6 +18,8 @@ use crate::stages::{Routed, Stage1, Stage2, ToApply};
 pub struct Input<'a> {
     /// Its value (a raw envelope for stage 1, a decision for stage 2).
     pub value: &'a [u8],
+    /// Its partition and offset.
+    pub source: Source,
 }
 
 /// One output record.
@@ -33,12 +36,11 @@ pub struct Output {
 /// A stage on Kafka: one input topic, outputs, a changelog for its state.
 ///
 /// The driver calls [`StreamStage::process`] for every input record inside
-/// a transaction and writes [`StageState::take_changes`] to the changelog
-/// in the same transaction. After the commit it writes those same records
-/// to the local store with [`StageState::restore`] — the path that also
-/// rebuilds state from the changelog — and [`StageState::discard`]s the
-/// pending copies (after an abort only the latter). Local state is
-/// therefore never ahead of Kafka.
+/// a transaction and, before committing it, writes
+/// [`StageState::take_changes`] to the changelog in the same transaction.
+/// After the commit it writes those same records to the local store with
+/// [`StageState::committed`]; after an abort it [`StageState::discard`]s
+/// them. Local state is therefore never ahead of Kafka.
 pub trait StreamStage: Send {
     /// `stage1` or `stage2` (group, transactional id and metrics label).
     fn name(&self) -> &'static str;
@@ -58,8 +60,9 @@ pub trait StreamStage: Send {
 /// A stage's keyed state as the driver handles it: pending writes that go
 /// to the changelog inside the transaction and to the local store after it.
 pub trait StageState {
-    /// State keys changed since the last call, with their new values.
-    fn take_changes(&mut self) -> Vec<(String, Vec<u8>)>;
+    /// The changelog records of the state changed since the last call,
+    /// each with its partition (the partition of the input that caused it).
+    fn take_changes(&mut self) -> Vec<Change>;
     /// Forgets pending state (the transaction ended).
     fn discard(&mut self);
     /// Writes changelog records (read back, or just committed) into the
@@ -77,27 +80,39 @@ pub trait StageState {
     fn committed(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()>;
 }
 
-/// Both stages expose the same four state operations; one impl each.
-macro_rules! stage_state {
-    ($stage:ty) => {
-        impl StageState for $stage {
-            fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
-                <$stage>::take_changes(self)
-            }
-            fn discard(&mut self) {
-                <$stage>::discard(self)
-            }
-            fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
-                <$stage>::restore(self, records)
-            }
-            fn committed(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
-                <$stage>::committed(self, records)
-            }
-        }
-    };
+impl StageState for Stage1Stream {
+    fn take_changes(&mut self) -> Vec<Change> {
+        self.stage.take_changes()
+    }
+    fn discard(&mut self) {
+        self.stage.discard();
+    }
+    fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        self.stage.restore(records)
+    }
+    fn committed(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
+        self.stage.committed(records)
+    }
 }
-stage_state!(Stage1);
-stage_state!(Stage2);
+
+/// Stage 2's state changes are per customer, one changelog record per
+/// input that changed one, on the input's partition: collected here as the
+/// inputs are processed.
+impl StageState for Stage2Stream {
+    fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
+    }
+    fn discard(&mut self) {
+        self.changes.clear();
+        self.stage.discard();
+    }
+    fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        self.stage.restore(records)
+    }
+    fn committed(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
+        self.stage.committed(records)
+    }
+}
 
 fn json<T: serde::Serialize>(record: &T) -> Vec<u8> {
     serde_json::to_vec(record).unwrap_or_default()
@@ -110,9 +125,8 @@ pub struct Stage1Stream {
 }
 
 impl Stage1Stream {
-    /// Wraps stage 1, tracking its state changes for the changelog.
-    pub fn new(mut stage: Stage1, topics: Topics) -> Self {
-        stage.track_changes();
+    /// Wraps stage 1.
+    pub fn new(stage: Stage1, topics: Topics) -> Self {
         Stage1Stream { stage, topics }
     }
 }
@@ -129,7 +143,10 @@ impl StreamStage for Stage1Stream {
     }
     fn process(&mut self, input: Input<'_>, out: &mut Vec<Output>) -> Result<()> {
         let text = String::from_utf8_lossy(input.value);
-        match self.stage.process(&text, Utc::now())? {
+        match self
+            .stage
+            .process_from(&text, Utc::now(), Some(input.source))?
+        {
             Routed::DeadLetter(letter) => out.push(Output {
                 topic: self.topics.dlq.clone(),
                 key: None,
@@ -160,7 +177,7 @@ impl StreamStage for Stage1Stream {
         Ok(())
     }
     fn state(&mut self) -> &mut dyn StageState {
-        &mut self.stage
+        self
     }
 }
 
@@ -168,13 +185,18 @@ impl StreamStage for Stage1Stream {
 pub struct Stage2Stream {
     stage: Stage2,
     topics: Topics,
+    changes: Vec<Change>,
 }
 
 impl Stage2Stream {
     /// Wraps stage 2, tracking its state changes for the changelog.
     pub fn new(mut stage: Stage2, topics: Topics) -> Self {
         stage.track_changes();
-        Stage2Stream { stage, topics }
+        Stage2Stream {
+            stage,
+            topics,
+            changes: Vec::new(),
+        }
     }
 }
 
@@ -209,6 +231,17 @@ impl StreamStage for Stage2Stream {
             }
         };
         let applied = self.stage.apply(&decision, Utc::now())?;
+        let partition = input.source.partition;
+        self.changes.extend(
+            self.stage
+                .take_changes()
+                .into_iter()
+                .map(|(key, value)| Change {
+                    partition,
+                    key,
+                    value,
+                }),
+        );
         for entry in &applied.ledger {
             out.push(Output {
                 topic: self.topics.ledger.clone(),
@@ -226,6 +259,6 @@ impl StreamStage for Stage2Stream {
         Ok(())
     }
     fn state(&mut self) -> &mut dyn StageState {
-        &mut self.stage
+        self
     }
 }

@@ -6,7 +6,6 @@
 //! a refund a `reversal`; everything else is matched or reviewed.
 
 use chrono::{DateTime, Utc};
-use matchers::store::{Batch, Table};
 use matchers::strategies::{self, Matcher};
 use matchers::{CustomerIndex, MatchingConfig};
 use model::{
@@ -14,10 +13,10 @@ use model::{
 };
 
 use crate::config::ProvidersConfig;
+use crate::dedupe::{Change, Dedupe, Seen, Source};
 use crate::error::Result;
 use crate::metrics as m;
 use crate::providers::{NormalizeContext, Providers};
-use crate::state::{Seen, SeenFilter, StateTable};
 
 /// Where an input went.
 // Moved once per payment; boxing the larger variant would add an
@@ -41,8 +40,9 @@ pub struct Stage1 {
     providers: Providers,
     matchers: Vec<Box<dyn Matcher>>,
     index: CustomerIndex,
-    seen: StateTable<Seen>,
-    seen_filter: SeenFilter,
+    dedupe: Dedupe,
+    /// Where the input being processed came from (Kafka mode).
+    source: Option<Source>,
     providers_config: ProvidersConfig,
     matching: MatchingConfig,
 }
@@ -107,32 +107,27 @@ impl Stage1 {
     /// Stage 1 over an index; dedupe state lives in the index's store.
     ///
     /// # Errors
-    /// A storage failure loading the dedupe filter.
+    /// A storage failure loading the dedupe entries.
     pub fn new(
         index: CustomerIndex,
         providers_config: ProvidersConfig,
         matching: MatchingConfig,
     ) -> Result<Self> {
-        let seen = StateTable::new(index.store().clone(), Table::Dedupe);
-        let seen_filter = SeenFilter::load(index.store().as_ref(), Table::Dedupe)?;
+        let dedupe = Dedupe::load(index.store().clone())?;
         Ok(Stage1 {
             providers: Providers::default(),
             matchers: strategies::registry(),
             index,
-            seen,
-            seen_filter,
+            dedupe,
+            source: None,
             providers_config,
             matching,
         })
     }
 
     /// The first decision's summary of a payment id, if any.
-    fn first_seen(&self, payment_id: &str) -> Result<Option<Seen>> {
-        if self.seen_filter.may_contain(payment_id) {
-            self.seen.get(payment_id)
-        } else {
-            Ok(None)
-        }
+    fn first_seen(&mut self, payment_id: &str) -> Result<Option<Seen>> {
+        self.dedupe.get(payment_id)
     }
 
     /// The index it matches against.
@@ -145,6 +140,21 @@ impl Stage1 {
     /// # Errors
     /// Only a storage failure; bad input is a [`Routed::DeadLetter`].
     pub fn process(&mut self, raw: &str, now: DateTime<Utc>) -> Result<Routed> {
+        self.process_from(raw, now, None)
+    }
+
+    /// [`Stage1::process`] for an input read from a Kafka partition: its
+    /// dedupe entry is written in that partition's block.
+    ///
+    /// # Errors
+    /// Only a storage failure; bad input is a [`Routed::DeadLetter`].
+    pub fn process_from(
+        &mut self,
+        raw: &str,
+        now: DateTime<Utc>,
+        source: Option<Source>,
+    ) -> Result<Routed> {
+        self.source = source;
         let envelope: PaymentEnvelope = match serde_json::from_str(raw) {
             Ok(e) => e,
             Err(e) => {
@@ -223,10 +233,10 @@ impl Stage1 {
                 d
             }
         };
-        self.seen_filter.insert(payment_id);
-        self.seen.put(
+        self.dedupe.record(
+            self.source,
             payment_id,
-            Seen {
+            &Seen {
                 outcome: decision.outcome,
                 customer_id: decision.customer_id.clone(),
                 amount: decision.amount,
@@ -287,60 +297,40 @@ impl Stage1 {
         Ok(d)
     }
 
-    /// Pending dedupe writes.
-    pub fn pending(&self) -> usize {
-        self.seen.pending()
-    }
-
-    /// Moves pending state into a batch (the caller commits it atomically
-    /// with its outputs' progress).
-    pub fn drain_into(&mut self, batch: &mut Batch) {
-        self.seen.drain_into(batch);
-    }
-
-    /// Writes pending state to the store.
+    /// Writes pending dedupe entries to the store.
     ///
     /// # Errors
     /// A storage failure.
     pub fn flush(&mut self) -> Result<()> {
-        self.seen.flush()
+        self.dedupe.flush()
     }
 
-    /// Keeps what each input changes, for [`Self::take_changes`] (the
-    /// Kafka mode's changelog).
-    pub fn track_changes(&mut self) {
-        self.seen.track_changes();
+    /// Dedupe blocks written since the last call, for the changelog (see
+    /// [`Dedupe::take_changes`]).
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        self.dedupe.take_changes()
     }
 
-    /// Dedupe entries written since the last call (for the changelog).
-    pub fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
-        self.seen.take_changes()
-    }
-
-    /// Forgets pending dedupe writes (their transaction was aborted).
+    /// Forgets pending dedupe entries (their transaction was aborted).
     pub fn discard(&mut self) {
-        self.seen.discard();
+        self.dedupe.discard();
     }
 
-    /// Writes this transaction's dedupe entries, now committed, to the
-    /// store and keeps them in memory (see [`StateTable::commit_local`]).
+    /// Writes this transaction's dedupe blocks, now committed, to the
+    /// store.
     ///
     /// # Errors
     /// A storage failure.
     pub fn committed(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
-        self.seen.commit_local(records)
+        self.dedupe.committed(records)
     }
 
     /// Rebuilds dedupe entries read back from the changelog.
     ///
     /// # Errors
-    /// A storage failure.
+    /// A storage failure or a damaged record.
     pub fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
-        self.seen.restore(records)?;
-        for (key, _) in records {
-            self.seen_filter.insert(&String::from_utf8_lossy(key));
-        }
-        Ok(())
+        self.dedupe.restore(records)
     }
 }
 

@@ -1,0 +1,435 @@
+//! Stage 1's memory of every payment it decided: a redelivery is a
+//! `duplicate`, never a second ledger entry or restore.
+//!
+//! Every payment leaves an entry, so the entry's cost is paid at stream
+//! rate. Written one RocksDB key per payment id, each was a memtable insert
+//! (a skip-list search over random ids: a fifth of stage 1's time) and, in
+//! Kafka mode, a changelog record. Entries are written in blocks of up to
+//! [`block::BLOCK_ENTRIES`] instead ([`block`]): one value, one changelog
+//! record each. What finds an entry again is in memory: each payment id's
+//! 64-bit fingerprint maps to the block holding it (16 bytes a payment), so
+//! a new payment — nearly every payment — is answered "never seen" by one
+//! hash probe, and a redelivery reads one block.
+//!
+//! A block is keyed by where its first entry came from: the input
+//! partition and offset in Kafka mode (`#3/00000000000000001200`: a
+//! transaction aborted and replayed writes the same key), a sequence in
+//! embedded mode (`#e/…`). Payment ids start with a provider name, so no
+//! block key is a payment id: stores and changelogs written one entry per
+//! payment id by earlier versions are still read.
+
+mod block;
+mod seen;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use matchers::fxhash::FxBuild;
+use matchers::store::{Batch, KvStore, Table};
+
+pub use seen::Seen;
+
+use crate::error::Result;
+use crate::state::StateValue;
+use block::{fingerprint, OpenBlock, Sealed};
+
+/// Where an input came from, in Kafka mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+}
+
+/// A state change for a changelog: which partition, key and value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The changelog partition (the input's).
+    pub partition: i32,
+    /// The record key.
+    pub key: String,
+    /// The record value.
+    pub value: Vec<u8>,
+}
+
+/// An entry written one per key by earlier versions: read by its id.
+const ONE_PER_KEY: u32 = u32::MAX;
+
+/// Stored blocks kept in memory after their write, for redeliveries that
+/// follow their payment closely (about 64k entries).
+const CACHED_BLOCKS: usize = 256;
+
+enum State {
+    /// Being filled, from this partition (`None`: embedded mode).
+    Open(Option<i32>, OpenBlock),
+    /// Full or its transaction ended; not in the store yet.
+    Sealed(Option<i32>, Arc<[u8]>),
+    /// In the store (and in memory while cached).
+    Stored(Option<Arc<[u8]>>),
+    /// Its transaction aborted: it never happened.
+    Discarded,
+}
+
+struct Block {
+    key: String,
+    state: State,
+}
+
+/// The dedupe entries of one stage 1 instance.
+pub struct Dedupe {
+    store: Arc<dyn KvStore>,
+    /// Fingerprint → the block holding that payment (ordinal in `blocks`).
+    index: HashMap<u64, u32, FxBuild>,
+    /// Ids whose fingerprint another id held first, with their block (rare:
+    /// at a billion payments, a few percent chance of a single one).
+    collided: HashMap<String, u32>,
+    blocks: Vec<Block>,
+    by_key: HashMap<String, u32>,
+    /// Open blocks, at most one per source partition.
+    open: Vec<u32>,
+    /// Sealed blocks waiting for the store (or the changelog).
+    sealed: Vec<u32>,
+    cached: VecDeque<u32>,
+    /// The next embedded block's sequence number.
+    next_embedded: u64,
+    /// Reused for each entry's encoding.
+    scratch: Vec<u8>,
+}
+
+impl Dedupe {
+    /// Loads what the store holds.
+    ///
+    /// # Errors
+    /// A storage failure or a damaged block.
+    pub fn load(store: Arc<dyn KvStore>) -> Result<Self> {
+        let mut dedupe = Dedupe {
+            store,
+            index: HashMap::default(),
+            collided: HashMap::new(),
+            blocks: Vec::new(),
+            by_key: HashMap::new(),
+            open: Vec::new(),
+            sealed: Vec::new(),
+            cached: VecDeque::new(),
+            next_embedded: 0,
+            scratch: Vec::new(),
+        };
+        let mut failure = None;
+        let store = dedupe.store.clone();
+        store.scan_prefix(Table::Dedupe, b"", &mut |key, value| {
+            let key = String::from_utf8_lossy(key);
+            match dedupe.adopt(&key, value) {
+                Ok(_) => true,
+                Err(e) => {
+                    failure = Some(e);
+                    false
+                }
+            }
+        })?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(dedupe),
+        }
+    }
+
+    /// Indexes a stored record (a block, or an entry of the earlier
+    /// layout); false if it was known already.
+    fn adopt(&mut self, key: &str, value: &[u8]) -> Result<bool> {
+        if !Sealed::is_block(value) {
+            self.note(fingerprint(key), key, ONE_PER_KEY);
+            return Ok(true);
+        }
+        // A block discarded here may still have committed (an ambiguous
+        // commit error ends in an abort locally): the changelog wins.
+        if let Some(&known) = self.by_key.get(key) {
+            if !matches!(self.blocks[known as usize].state, State::Discarded) {
+                return Ok(false);
+            }
+        }
+        let block = Sealed::parse(value).map_err(|detail| corrupt(key, detail))?;
+        let ordinal = self.blocks.len() as u32;
+        for (f, id) in block.ids().map_err(|detail| corrupt(key, detail))? {
+            self.note(f, id, ordinal);
+        }
+        if let Some(seq) = key.strip_prefix("#e/").and_then(|s| s.parse::<u64>().ok()) {
+            self.next_embedded = self.next_embedded.max(seq + 1);
+        }
+        self.add_block(key.to_string(), State::Stored(None));
+        Ok(true)
+    }
+
+    fn add_block(&mut self, key: String, state: State) -> u32 {
+        let ordinal = self.blocks.len() as u32;
+        self.by_key.insert(key.clone(), ordinal);
+        self.blocks.push(Block { key, state });
+        ordinal
+    }
+
+    /// Points `id` at block `ordinal`.
+    fn note(&mut self, f: u64, id: &str, ordinal: u32) {
+        if let Some(slot) = self.collided.get_mut(id) {
+            *slot = ordinal;
+            return;
+        }
+        match self.index.entry(f) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(ordinal);
+            }
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let held = *o.get();
+                let live = held == ONE_PER_KEY
+                    || !matches!(
+                        self.blocks.get(held as usize).map(|b| &b.state),
+                        Some(State::Discarded) | None
+                    );
+                if live && held != ordinal {
+                    self.collided.insert(id.to_string(), ordinal);
+                } else {
+                    o.insert(ordinal);
+                }
+            }
+        }
+    }
+
+    /// The first decision's summary of `id`, if it was decided.
+    ///
+    /// # Errors
+    /// A storage failure or a damaged entry.
+    pub fn get(&mut self, id: &str) -> Result<Option<Seen>> {
+        self.get_as(id, fingerprint(id))
+    }
+
+    fn get_as(&mut self, id: &str, f: u64) -> Result<Option<Seen>> {
+        let ordinal = match self.collided.get(id) {
+            Some(&o) => o,
+            None => match self.index.get(&f) {
+                Some(&o) => o,
+                None => return Ok(None),
+            },
+        };
+        self.find(ordinal, f, id)
+    }
+
+    fn find(&mut self, ordinal: u32, f: u64, id: &str) -> Result<Option<Seen>> {
+        if ordinal == ONE_PER_KEY {
+            return match self.store.get(Table::Dedupe, id.as_bytes())? {
+                Some(bytes) => decode(id, &bytes).map(Some),
+                None => Ok(None),
+            };
+        }
+        let Some(block) = self.blocks.get(ordinal as usize) else {
+            return Ok(None);
+        };
+        let bytes = match &block.state {
+            State::Open(_, open) => return open.find(f, id).map(|b| decode(id, b)).transpose(),
+            State::Discarded => return Ok(None),
+            State::Sealed(_, bytes) | State::Stored(Some(bytes)) => bytes.clone(),
+            State::Stored(None) => {
+                let Some(bytes) = self.store.get(Table::Dedupe, block.key.as_bytes())? else {
+                    return Ok(None);
+                };
+                let bytes: Arc<[u8]> = bytes.into();
+                self.cache(ordinal, bytes.clone());
+                bytes
+            }
+        };
+        let key = &self.blocks[ordinal as usize].key;
+        let sealed = Sealed::parse(&bytes).map_err(|detail| corrupt(key, detail))?;
+        sealed.find(f, id).map(|b| decode(id, b)).transpose()
+    }
+
+    fn cache(&mut self, ordinal: u32, bytes: Arc<[u8]>) {
+        self.blocks[ordinal as usize].state = State::Stored(Some(bytes));
+        self.cached.push_back(ordinal);
+        while self.cached.len() > CACHED_BLOCKS {
+            if let Some(old) = self.cached.pop_front() {
+                if let State::Stored(held) = &mut self.blocks[old as usize].state {
+                    *held = None;
+                }
+            }
+        }
+    }
+
+    /// Records the first decision on `id`, which [`Dedupe::get`] did not
+    /// find; `source` is where the input came from (Kafka mode).
+    pub fn record(&mut self, source: Option<Source>, id: &str, seen: &Seen) {
+        self.record_as(source, id, fingerprint(id), seen);
+    }
+
+    /// [`Dedupe::record`] under a given fingerprint (tests force
+    /// collisions with it).
+    fn record_as(&mut self, source: Option<Source>, id: &str, f: u64, seen: &Seen) {
+        let partition = source.map(|s| s.partition);
+        let at = self.open.iter().position(
+            |&o| matches!(&self.blocks[o as usize].state, State::Open(p, _) if *p == partition),
+        );
+        let ordinal = match at {
+            Some(at) => self.open[at],
+            None => {
+                let key = match source {
+                    Some(s) => format!("#{}/{:020}", s.partition, s.offset),
+                    None => {
+                        self.next_embedded += 1;
+                        format!("#e/{:020}", self.next_embedded - 1)
+                    }
+                };
+                let ordinal = self.add_block(key, State::Open(partition, OpenBlock::default()));
+                self.open.push(ordinal);
+                ordinal
+            }
+        };
+        if let State::Open(_, open) = &mut self.blocks[ordinal as usize].state {
+            self.scratch.clear();
+            seen.encode_into(&mut self.scratch);
+            open.push(f, id, &self.scratch);
+        }
+        self.note(f, id, ordinal);
+        if let State::Open(_, open) = &self.blocks[ordinal as usize].state {
+            if open.is_full() {
+                self.seal(ordinal);
+            }
+        }
+    }
+
+    fn seal(&mut self, ordinal: u32) {
+        let block = &mut self.blocks[ordinal as usize];
+        if let State::Open(partition, open) = std::mem::replace(&mut block.state, State::Discarded)
+        {
+            block.state = State::Sealed(partition, open.seal().into());
+            self.open.retain(|&o| o != ordinal);
+            self.sealed.push(ordinal);
+        }
+    }
+
+    fn seal_all(&mut self) {
+        for ordinal in std::mem::take(&mut self.open) {
+            self.seal(ordinal);
+        }
+    }
+
+    /// Writes every entry recorded so far to the store (embedded mode's
+    /// commit point).
+    ///
+    /// # Errors
+    /// A storage failure; the entries stay pending to retry.
+    pub fn flush(&mut self) -> Result<()> {
+        self.seal_all();
+        let mut batch = Batch::default();
+        for &o in &self.sealed {
+            let block = &self.blocks[o as usize];
+            if let State::Sealed(_, bytes) = &block.state {
+                batch.put(Table::Dedupe, block.key.as_bytes(), bytes.to_vec());
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.store.write(batch)?;
+        let written = std::mem::take(&mut self.sealed);
+        self.stored(written);
+        Ok(())
+    }
+
+    fn stored(&mut self, ordinals: Vec<u32>) {
+        for o in ordinals {
+            if let State::Sealed(_, bytes) = &self.blocks[o as usize].state {
+                let bytes = bytes.clone();
+                self.cache(o, bytes);
+            }
+        }
+    }
+
+    /// Seals every open block and hands out the blocks not yet in the
+    /// store, for the changelog (Kafka mode, at the end of a transaction).
+    /// They stay readable from memory until [`Dedupe::committed`] or
+    /// [`Dedupe::discard`].
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        self.seal_all();
+        self.sealed
+            .iter()
+            .filter_map(|&o| match &self.blocks[o as usize].state {
+                State::Sealed(partition, bytes) => Some(Change {
+                    partition: partition.unwrap_or(0),
+                    key: self.blocks[o as usize].key.clone(),
+                    value: bytes.to_vec(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The transaction that carried the last [`Dedupe::take_changes`]
+    /// committed: writes those blocks to the store.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn committed(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
+        let mut batch = Batch::default();
+        for (key, value) in records {
+            match value {
+                Some(v) => batch.put(Table::Dedupe, key, v),
+                None => batch.delete(Table::Dedupe, key),
+            }
+        }
+        self.store.write(batch)?;
+        let written = std::mem::take(&mut self.sealed);
+        self.stored(written);
+        Ok(())
+    }
+
+    /// Forgets every entry not committed (their transaction aborted).
+    pub fn discard(&mut self) {
+        self.seal_all();
+        for o in std::mem::take(&mut self.sealed) {
+            self.blocks[o as usize].state = State::Discarded;
+        }
+    }
+
+    /// Adds records read back from the changelog (blocks, or entries of
+    /// the earlier layout) to the store and the index. Blocks known
+    /// already are skipped: a restart reads its store first.
+    ///
+    /// # Errors
+    /// A storage failure or a damaged record.
+    pub fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        let mut batch = Batch::default();
+        for (key, value) in records {
+            let Some(value) = value else { continue };
+            let key_text = String::from_utf8_lossy(key);
+            if self.adopt(&key_text, value)? {
+                batch.put(Table::Dedupe, key.clone(), value.clone());
+            }
+        }
+        if !batch.is_empty() {
+            self.store.write(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Payments held (their fingerprints).
+    pub fn len(&self) -> usize {
+        self.index.len() + self.collided.len()
+    }
+
+    /// Whether none are.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn corrupt(key: &str, detail: impl Into<String>) -> crate::error::Error {
+    matchers::Error::Corrupt {
+        table: Table::Dedupe.name(),
+        key: key.to_string(),
+        detail: detail.into(),
+    }
+    .into()
+}
+
+fn decode(id: &str, bytes: &[u8]) -> Result<Seen> {
+    Seen::decode(bytes).map_err(|detail| corrupt(id, detail))
+}
+
+#[cfg(test)]
+mod tests;
