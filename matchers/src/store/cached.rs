@@ -144,6 +144,10 @@ impl CachedStore {
 
 impl KvStore for CachedStore {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if !self.cached(table, key) {
+            // Straight through: no shared copy to copy again.
+            return self.inner.get(table, key);
+        }
         Ok(self.get_shared(table, key)?.map(|bytes| bytes.to_vec()))
     }
 

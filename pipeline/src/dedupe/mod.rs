@@ -196,11 +196,11 @@ impl Dedupe {
     ///
     /// # Errors
     /// A storage failure or a damaged entry.
-    pub fn get(&mut self, id: &str) -> Result<Option<Seen>> {
+    pub fn get(&self, id: &str) -> Result<Option<Seen>> {
         self.get_as(id, fingerprint(id))
     }
 
-    fn get_as(&mut self, id: &str, f: u64) -> Result<Option<Seen>> {
+    fn get_as(&self, id: &str, f: u64) -> Result<Option<Seen>> {
         let ordinal = match self.collided.get(id) {
             Some(&o) => o,
             None => match self.index.get(&f) {
@@ -211,7 +211,7 @@ impl Dedupe {
         self.find(ordinal, f, id)
     }
 
-    fn find(&mut self, ordinal: u32, f: u64, id: &str) -> Result<Option<Seen>> {
+    fn find(&self, ordinal: u32, f: u64, id: &str) -> Result<Option<Seen>> {
         if ordinal == ONE_PER_KEY {
             return match self.store.get(Table::Dedupe, id.as_bytes())? {
                 Some(bytes) => decode(id, &bytes).map(Some),
@@ -221,22 +221,21 @@ impl Dedupe {
         let Some(block) = self.blocks.get(ordinal as usize) else {
             return Ok(None);
         };
-        let bytes = match &block.state {
-            State::Open(_, open) => return open.find(f, id).map(|b| decode(id, b)).transpose(),
-            State::Discarded => return Ok(None),
-            State::Sealed(_, bytes) | State::Stored(Some(bytes)) => bytes.clone(),
-            State::Stored(None) => {
-                let Some(bytes) = self.store.get(Table::Dedupe, block.key.as_bytes())? else {
-                    return Ok(None);
-                };
-                let bytes: Arc<[u8]> = bytes.into();
-                self.cache(ordinal, bytes.clone());
-                bytes
-            }
+        let search = |bytes: &[u8]| -> Result<Option<Seen>> {
+            let sealed = Sealed::parse(bytes).map_err(|detail| corrupt(&block.key, detail))?;
+            sealed.find(f, id).map(|b| decode(id, b)).transpose()
         };
-        let key = &self.blocks[ordinal as usize].key;
-        let sealed = Sealed::parse(&bytes).map_err(|detail| corrupt(key, detail))?;
-        sealed.find(f, id).map(|b| decode(id, b)).transpose()
+        match &block.state {
+            State::Open(_, open) => open.find(f, id).map(|b| decode(id, b)).transpose(),
+            State::Discarded => Ok(None),
+            State::Sealed(_, bytes) | State::Stored(Some(bytes)) => search(bytes),
+            // An older block, read for a redelivery: not cached, as
+            // redeliveries of old payments rarely share a block.
+            State::Stored(None) => match self.store.get(Table::Dedupe, block.key.as_bytes())? {
+                Some(bytes) => search(&bytes),
+                None => Ok(None),
+            },
+        }
     }
 
     fn cache(&mut self, ordinal: u32, bytes: Arc<[u8]>) {

@@ -165,7 +165,7 @@ fn entries_of_the_one_key_per_payment_layout_are_still_read() {
         serde_json::to_vec(&seen(2)).unwrap(),
     );
     store.write(batch).unwrap();
-    let mut dedupe = Dedupe::load(store).unwrap();
+    let dedupe = Dedupe::load(store).unwrap();
     assert_eq!(dedupe.get(&id(1)).unwrap(), Some(seen(1)));
     assert_eq!(dedupe.get(&id(2)).unwrap(), Some(seen(2)));
     // And from an old changelog.
@@ -200,7 +200,7 @@ fn ids_sharing_a_fingerprint_are_kept_apart() {
     }
     assert_eq!(dedupe.get_as(&id(4), f).unwrap(), None);
     // The same after a restart.
-    let mut again = Dedupe::load(store).unwrap();
+    let again = Dedupe::load(store).unwrap();
     for i in 1..=3 {
         assert_eq!(again.get_as(&id(i), f).unwrap(), Some(seen(i)), "{i}");
     }

@@ -126,7 +126,7 @@ impl Stage1 {
     }
 
     /// The first decision's summary of a payment id, if any.
-    fn first_seen(&mut self, payment_id: &str) -> Result<Option<Seen>> {
+    fn first_seen(&self, payment_id: &str) -> Result<Option<Seen>> {
         self.dedupe.get(payment_id)
     }
 
