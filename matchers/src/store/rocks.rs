@@ -70,10 +70,9 @@ impl RocksStore {
             let mut cf = Options::default();
             cf.set_block_based_table_factory(&block);
             // Most lookups miss (a reference nobody has): a bloom filter on
-            // the memtable answers them too. Not for the dedupe table: its
-            // reads are already gated by the stage's in-memory filter of
-            // every payment id (`SeenFilter`), so a memtable bloom would only
-            // cost every payment's insert a hash and a cache miss.
+            // the memtable answers them too. Not for the dedupe table: stage
+            // 1 only reads a block its in-memory fingerprint map says holds
+            // the payment (`pipeline::dedupe`), so its reads never miss.
             if table != Table::Dedupe {
                 cf.set_memtable_whole_key_filtering(true);
                 cf.set_memtable_prefix_bloom_ratio(0.1);
