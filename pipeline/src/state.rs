@@ -50,6 +50,17 @@ macro_rules! json_state_value {
 
 json_state_value!(CustomerState, u32);
 
+/// A state change for a changelog: which partition, key and value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The changelog partition (that of the input that caused it).
+    pub partition: i32,
+    /// The record key.
+    pub key: String,
+    /// The record value.
+    pub value: Vec<u8>,
+}
+
 /// A typed view of one table with write-behind.
 pub struct StateTable<T> {
     store: Arc<dyn KvStore>,
@@ -57,8 +68,10 @@ pub struct StateTable<T> {
     pending: HashMap<String, T, FxBuild>,
     /// Keys put since the last [`StateTable::take_changes`], in order;
     /// kept only once [`StateTable::track_changes`] was called.
-    touched: Vec<String>,
+    touched: Vec<(String, i32)>,
     tracks_changes: bool,
+    /// The partition of the input being processed (Kafka mode).
+    partition: i32,
     /// Values flushed lately, decoded.
     recent: Recent<T>,
 }
@@ -120,6 +133,7 @@ impl<T: StateValue> StateTable<T> {
             pending: HashMap::default(),
             touched: Vec::new(),
             tracks_changes: false,
+            partition: 0,
             recent: Recent::default(),
         }
     }
@@ -152,30 +166,44 @@ impl<T: StateValue> StateTable<T> {
         }
     }
 
+    /// The partition of the input the next puts come from: their changes
+    /// go to the changelog's partition of the same number.
+    pub fn set_partition(&mut self, partition: i32) {
+        self.partition = partition;
+    }
+
     /// Sets the value under `key` (written at the next flush).
     pub fn put(&mut self, key: &str, value: T) {
         if self.tracks_changes {
-            self.touched.push(key.to_string());
+            self.touched.push((key.to_string(), self.partition));
         }
         self.pending.insert(key.to_string(), value);
     }
 
     /// The keys put since the last call (once changes are tracked: see
-    /// [`StateTable::track_changes`]), each once with its pending value
-    /// encoded as stored: what the Kafka mode writes to the stage's
-    /// changelog topic inside the transaction, and after the commit to the
-    /// store with [`StateTable::restore`] (encoded once for both).
-    pub fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
-        // A handful of keys per record: sorting beats hashing here, and
-        // distinct keys need no particular order.
+    /// [`StateTable::track_changes`]), each once with its latest pending
+    /// value encoded as stored: what the Kafka mode writes to the stage's
+    /// changelog topic at the end of a transaction, and after the commit
+    /// to the store with [`StateTable::commit_local`] (encoded once for
+    /// both). A customer paid for five times in one transaction is one
+    /// record, as in Kafka Streams' record cache: the changelog only has
+    /// to rebuild the state each commit left.
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        // Sorting beats hashing here, and distinct keys need no particular
+        // order. One key always comes from one partition (inputs are keyed
+        // by it), so the pairs dedupe as keys do.
         let mut touched = std::mem::take(&mut self.touched);
         touched.sort_unstable();
         touched.dedup();
         touched
             .into_iter()
-            .filter_map(|key| {
+            .filter_map(|(key, partition)| {
                 let value = self.pending.get(&key)?.encode();
-                Some((key, value))
+                Some(Change {
+                    partition,
+                    key,
+                    value,
+                })
             })
             .collect()
     }
@@ -303,12 +331,20 @@ mod tests {
         table.put("C1", 1);
         table.put("C2", 2);
         table.put("C1", 3);
+        table.set_partition(3);
+        table.put("C4", 4);
         let changes = table.take_changes();
+        let change = |key: &str, partition: i32, value: &[u8]| Change {
+            partition,
+            key: key.to_string(),
+            value: value.to_vec(),
+        };
         assert_eq!(
             changes,
             vec![
-                ("C1".to_string(), b"3".to_vec()),
-                ("C2".to_string(), b"2".to_vec())
+                change("C1", 0, b"3"),
+                change("C2", 0, b"2"),
+                change("C4", 3, b"4")
             ]
         );
         assert!(table.take_changes().is_empty());
@@ -316,7 +352,7 @@ mod tests {
         assert_eq!(table.get("C1").unwrap(), None);
         let records: Vec<_> = changes
             .into_iter()
-            .map(|(k, v)| (k.into_bytes(), Some(v)))
+            .map(|c| (c.key.into_bytes(), Some(c.value)))
             .collect();
         table.restore(&records).unwrap();
         assert_eq!(table.get("C1").unwrap(), Some(3));
@@ -355,7 +391,7 @@ mod tests {
         let changes: Vec<(Vec<u8>, Option<Vec<u8>>)> = table
             .take_changes()
             .into_iter()
-            .map(|(k, v)| (k.into_bytes(), Some(v)))
+            .map(|c| (c.key.into_bytes(), Some(c.value)))
             .collect();
         table.commit_local(changes).unwrap();
         assert_eq!(table.pending(), 0);

@@ -30,6 +30,7 @@ use matchers::store::{Batch, KvStore, Table};
 pub use seen::Seen;
 
 use crate::error::Result;
+pub use crate::state::Change;
 use crate::state::StateValue;
 use block::{fingerprint, OpenBlock, Sealed};
 
@@ -40,17 +41,6 @@ pub struct Source {
     pub partition: i32,
     /// Its offset.
     pub offset: i64,
-}
-
-/// A state change for a changelog: which partition, key and value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Change {
-    /// The changelog partition (the input's).
-    pub partition: i32,
-    /// The record key.
-    pub key: String,
-    /// The record value.
-    pub value: Vec<u8>,
 }
 
 /// An entry written one per key by earlier versions: read by its id.

@@ -80,39 +80,27 @@ pub trait StageState {
     fn committed(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()>;
 }
 
-impl StageState for Stage1Stream {
-    fn take_changes(&mut self) -> Vec<Change> {
-        self.stage.take_changes()
-    }
-    fn discard(&mut self) {
-        self.stage.discard();
-    }
-    fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
-        self.stage.restore(records)
-    }
-    fn committed(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
-        self.stage.committed(records)
-    }
+/// Both stages expose the same four state operations; one impl each.
+macro_rules! stage_state {
+    ($stage:ty) => {
+        impl StageState for $stage {
+            fn take_changes(&mut self) -> Vec<Change> {
+                <$stage>::take_changes(self)
+            }
+            fn discard(&mut self) {
+                <$stage>::discard(self)
+            }
+            fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+                <$stage>::restore(self, records)
+            }
+            fn committed(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
+                <$stage>::committed(self, records)
+            }
+        }
+    };
 }
-
-/// Stage 2's state changes are per customer, one changelog record per
-/// input that changed one, on the input's partition: collected here as the
-/// inputs are processed.
-impl StageState for Stage2Stream {
-    fn take_changes(&mut self) -> Vec<Change> {
-        std::mem::take(&mut self.changes)
-    }
-    fn discard(&mut self) {
-        self.changes.clear();
-        self.stage.discard();
-    }
-    fn restore(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
-        self.stage.restore(records)
-    }
-    fn committed(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
-        self.stage.committed(records)
-    }
-}
+stage_state!(Stage1);
+stage_state!(Stage2);
 
 fn json<T: serde::Serialize>(record: &T) -> Vec<u8> {
     serde_json::to_vec(record).unwrap_or_default()
@@ -177,7 +165,7 @@ impl StreamStage for Stage1Stream {
         Ok(())
     }
     fn state(&mut self) -> &mut dyn StageState {
-        self
+        &mut self.stage
     }
 }
 
@@ -185,18 +173,13 @@ impl StreamStage for Stage1Stream {
 pub struct Stage2Stream {
     stage: Stage2,
     topics: Topics,
-    changes: Vec<Change>,
 }
 
 impl Stage2Stream {
     /// Wraps stage 2, tracking its state changes for the changelog.
     pub fn new(mut stage: Stage2, topics: Topics) -> Self {
         stage.track_changes();
-        Stage2Stream {
-            stage,
-            topics,
-            changes: Vec::new(),
-        }
+        Stage2Stream { stage, topics }
     }
 }
 
@@ -230,18 +213,8 @@ impl StreamStage for Stage2Stream {
                 return Ok(());
             }
         };
+        self.stage.set_partition(input.source.partition);
         let applied = self.stage.apply(&decision, Utc::now())?;
-        let partition = input.source.partition;
-        self.changes.extend(
-            self.stage
-                .take_changes()
-                .into_iter()
-                .map(|(key, value)| Change {
-                    partition,
-                    key,
-                    value,
-                }),
-        );
         for entry in &applied.ledger {
             out.push(Output {
                 topic: self.topics.ledger.clone(),
@@ -259,6 +232,6 @@ impl StreamStage for Stage2Stream {
         Ok(())
     }
     fn state(&mut self) -> &mut dyn StageState {
-        self
+        &mut self.stage
     }
 }

@@ -24,7 +24,7 @@ use super::allocate::{self, OpenItem};
 use crate::config::AccessConfig;
 use crate::error::Result;
 use crate::metrics as m;
-use crate::state::{AccessOverride, CustomerState, StateTable};
+use crate::state::{AccessOverride, Change, CustomerState, StateTable};
 
 /// What applying a decision produced.
 #[derive(Debug, Default, PartialEq)]
@@ -265,8 +265,15 @@ impl Stage2 {
         self.state.track_changes();
     }
 
-    /// Customer states written since the last call (for the changelog).
-    pub fn take_changes(&mut self) -> Vec<(String, Vec<u8>)> {
+    /// The Kafka partition the next inputs come from (their state changes
+    /// go to the changelog's partition of that number).
+    pub fn set_partition(&mut self, partition: i32) {
+        self.state.set_partition(partition);
+    }
+
+    /// Customer states written since the last call, each once with its
+    /// latest value (for the changelog).
+    pub fn take_changes(&mut self) -> Vec<Change> {
         self.state.take_changes()
     }
 
