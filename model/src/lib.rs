@@ -13,6 +13,7 @@ pub mod phone;
 pub mod records;
 pub mod reference;
 pub mod schema;
+pub mod time;
 
 pub use error::{Error, Result};
 pub use money::{Currency, Money};

@@ -198,6 +198,7 @@ pub struct Decision {
     /// Currency.
     pub currency: Currency,
     /// When the payer paid, UTC.
+    #[serde(serialize_with = "crate::time::serialize")]
     pub paid_at: DateTime<Utc>,
     /// What became of it.
     pub outcome: Outcome,
@@ -231,6 +232,7 @@ pub struct Decision {
     pub detail: Option<String>,
     /// When the decision was made (additive field).
     #[serde(default)]
+    #[serde(serialize_with = "crate::time::serialize_option")]
     pub decided_at: Option<DateTime<Utc>>,
 }
 
@@ -266,6 +268,7 @@ pub struct AccessCommand {
     /// Why, in words.
     pub reason: String,
     /// When it was issued.
+    #[serde(serialize_with = "crate::time::serialize")]
     pub issued_at: DateTime<Utc>,
 }
 
@@ -293,6 +296,7 @@ pub struct AccessResult {
     /// What the sink saw.
     pub detail: String,
     /// When.
+    #[serde(serialize_with = "crate::time::serialize")]
     pub at: DateTime<Utc>,
 }
 
@@ -330,6 +334,7 @@ pub struct LedgerEntry {
     /// Currency.
     pub currency: Currency,
     /// When the money moved (the payment's `paid_at`).
+    #[serde(serialize_with = "crate::time::serialize")]
     pub at: DateTime<Utc>,
 }
 
@@ -341,6 +346,7 @@ pub struct DeadLetter {
     /// Why it was refused, in words.
     pub error: String,
     /// When.
+    #[serde(serialize_with = "crate::time::serialize")]
     pub at: DateTime<Utc>,
     /// A stable class for the error (`bad_json`, `unknown_provider`,
     /// `missing_field`, `bad_amount`, …) (additive field).

@@ -1,0 +1,150 @@
+//! UTC times as the output records write them: RFC 3339, exactly chrono's
+//! serde form (`2026-11-02T12:00:00Z`, fractions of a second only when
+//! present, in 3, 6 or 9 digits), written without chrono's `Display`.
+//!
+//! Every decision, ledger entry and access command carries one or two
+//! times, and chrono's serde impl formats through `fmt::Write` one
+//! character at a time: in the Kafka mode's profile, more than half of
+//! encoding a decision. This writes the same bytes from a stack buffer.
+//! Reading is unchanged (chrono's parser, which accepts any offset).
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use serde::Serializer;
+
+/// The RFC 3339 text of `t`, as chrono's serde impl writes it.
+pub fn rfc3339(t: &DateTime<Utc>) -> String {
+    let mut buf = [0u8; 32];
+    let len = write(t, &mut buf);
+    match std::str::from_utf8(&buf[..len]) {
+        Ok(text) if len > 0 => text.to_string(),
+        _ => fallback(t),
+    }
+}
+
+/// chrono's own form, for years outside 0–9999 (written with a sign).
+fn fallback(t: &DateTime<Utc>) -> String {
+    serde_json::to_value(t)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| t.to_rfc3339())
+}
+
+/// Writes `value` as `width` decimal digits at `at`.
+fn put(buf: &mut [u8; 32], at: usize, value: u32, width: usize) {
+    let mut v = value;
+    for i in (0..width).rev() {
+        buf[at + i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+/// Writes `t` into `buf`; 0 if the year needs chrono's signed form.
+fn write(t: &DateTime<Utc>, buf: &mut [u8; 32]) -> usize {
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        return 0;
+    }
+    // A leap second is held as 1 000 000 000 ns or more; chrono writes
+    // it as second 60.
+    let (second, nanos) = match t.nanosecond() {
+        n if n >= 1_000_000_000 => (t.second() + 1, n - 1_000_000_000),
+        n => (t.second(), n),
+    };
+    buf[..20].copy_from_slice(b"0000-00-00T00:00:00Z");
+    put(buf, 0, year as u32, 4);
+    put(buf, 5, t.month(), 2);
+    put(buf, 8, t.day(), 2);
+    put(buf, 11, t.hour(), 2);
+    put(buf, 14, t.minute(), 2);
+    put(buf, 17, second, 2);
+    let mut at = 19;
+    if nanos != 0 {
+        buf[at] = b'.';
+        let (value, width) = if nanos % 1_000_000 == 0 {
+            (nanos / 1_000_000, 3)
+        } else if nanos % 1_000 == 0 {
+            (nanos / 1_000, 6)
+        } else {
+            (nanos, 9)
+        };
+        put(buf, at + 1, value, width);
+        at += 1 + width;
+    }
+    buf[at] = b'Z';
+    at + 1
+}
+
+/// `serialize_with` for a `DateTime<Utc>`.
+///
+/// # Errors
+/// The serializer's.
+pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    let mut buf = [0u8; 32];
+    let len = write(t, &mut buf);
+    match std::str::from_utf8(&buf[..len]) {
+        Ok(text) if len > 0 => s.serialize_str(text),
+        _ => s.serialize_str(&fallback(t)),
+    }
+}
+
+/// `serialize_with` for an `Option<DateTime<Utc>>` (`null` when absent).
+///
+/// # Errors
+/// The serializer's.
+pub fn serialize_option<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => serialize(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn chrono_form(t: &DateTime<Utc>) -> String {
+        serde_json::to_value(t)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn the_forms_chrono_writes() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 2, 12, 0, 0).unwrap();
+        assert_eq!(rfc3339(&t), "2026-11-02T12:00:00Z");
+        for nanos in [0, 5_000_000, 123_456_000, 1, 999_999_999] {
+            let t = t + chrono::Duration::nanoseconds(nanos);
+            assert_eq!(rfc3339(&t), chrono_form(&t), "{nanos}");
+        }
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 1_500_000_000))
+            .unwrap()
+            .and_utc();
+        assert_eq!(rfc3339(&leap), "2016-12-31T23:59:60.500Z");
+        assert_eq!(rfc3339(&leap), chrono_form(&leap));
+        let far = Utc.with_ymd_and_hms(12026, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(rfc3339(&far), chrono_form(&far));
+    }
+
+    proptest! {
+        /// Byte for byte chrono's serde form, for any time it can hold.
+        #[test]
+        fn any_time_is_written_as_chrono_writes_it(
+            secs in -70_000_000_000i64..300_000_000_000i64,
+            nanos in prop_oneof![Just(0u32), 0u32..1_000, 0u32..2_000_000_000],
+            scale in prop_oneof![Just(1u32), Just(1_000), Just(1_000_000)],
+        ) {
+            let nanos = nanos.saturating_mul(scale) % 2_000_000_000;
+            if let Some(t) = DateTime::from_timestamp(secs, nanos) {
+                let mut json = Vec::new();
+                serialize(&t, &mut serde_json::Serializer::new(&mut json)).unwrap();
+                prop_assert_eq!(String::from_utf8(json).unwrap(), format!("\"{}\"", chrono_form(&t)));
+            }
+        }
+    }
+}
