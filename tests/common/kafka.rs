@@ -92,7 +92,10 @@ impl Broker {
         let mut cmd = Command::new(repo_root().join("scripts/kafka.sh"));
         cmd.arg(action)
             .env("PAYMATCH_KAFKA_PORT", self.port.to_string())
-            .env("PAYMATCH_KAFKA_DATA", self.data.path().join("broker"))
+            // The temporary directory itself: the script's watchdog removes
+            // it when this process ends, as the shared broker (a static)
+            // is never dropped.
+            .env("PAYMATCH_KAFKA_DATA", self.data.path())
             .env("PAYMATCH_KAFKA_OWNER_PID", std::process::id().to_string())
             .env("PAYMATCH_KAFKA_JAVA_OPTS", "-Xms256m -Xmx768m -XX:+UseG1GC");
         if keep {
