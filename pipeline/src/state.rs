@@ -270,16 +270,6 @@ impl<T: StateValue> StateTable<T> {
         self.pending.len()
     }
 
-    /// Moves pending writes into `batch`.
-    pub fn drain_into(&mut self, batch: &mut Batch) {
-        self.touched.clear();
-        for (k, v) in self.pending.drain() {
-            // Not in the store until the caller's batch is: read from there.
-            self.recent.forget(&k);
-            batch.put(self.table, k.into_bytes(), v.encode());
-        }
-    }
-
     /// Writes pending values to the store.
     ///
     /// # Errors
@@ -418,17 +408,6 @@ mod tests {
             .restore(&[(b"C1".to_vec(), Some(b"7".to_vec()))])
             .unwrap();
         assert_eq!(table.get("C1").unwrap(), Some(7));
-        // So does a value written by a caller's batch.
-        table.put("C1", 8);
-        let mut batch = Batch::default();
-        table.drain_into(&mut batch);
-        assert_eq!(
-            table.get("C1").unwrap(),
-            Some(7),
-            "the batch is not written yet"
-        );
-        store.write(batch).unwrap();
-        assert_eq!(table.get("C1").unwrap(), Some(8));
     }
 
     #[test]

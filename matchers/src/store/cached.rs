@@ -133,28 +133,9 @@ impl CachedStore {
         self.shards[shard].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn invalidate(&self, table: Table, key: &[u8]) {
-        let mut shard = self.lock(self.shard_of(table, key));
-        shard.version += 1;
-        if shard.tables[ordinal(table)].remove(key).is_some() {
-            self.entries.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-}
-
-impl KvStore for CachedStore {
-    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if !self.cached(table, key) {
-            // Straight through: no shared copy to copy again.
-            return self.inner.get(table, key);
-        }
-        Ok(self.get_shared(table, key)?.map(|bytes| bytes.to_vec()))
-    }
-
-    fn get_shared(&self, table: Table, key: &[u8]) -> Result<Option<SharedBytes>> {
-        if !self.cached(table, key) {
-            return self.inner.get_shared(table, key);
-        }
+    /// A read of a table this tier holds: from memory, else read through
+    /// and kept.
+    fn get_held(&self, table: Table, key: &[u8]) -> Result<Option<SharedBytes>> {
         let index = self.shard_of(table, key);
         let version = {
             let shard = self.lock(index);
@@ -172,6 +153,31 @@ impl KvStore for CachedStore {
             self.insert(&mut shard, table, key, value.clone());
         }
         Ok(value)
+    }
+
+    fn invalidate(&self, table: Table, key: &[u8]) {
+        let mut shard = self.lock(self.shard_of(table, key));
+        shard.version += 1;
+        if shard.tables[ordinal(table)].remove(key).is_some() {
+            self.entries.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl KvStore for CachedStore {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if !self.cached(table, key) {
+            // Straight through: no shared copy to copy again.
+            return self.inner.get(table, key);
+        }
+        Ok(self.get_held(table, key)?.map(|bytes| bytes.to_vec()))
+    }
+
+    fn get_shared(&self, table: Table, key: &[u8]) -> Result<Option<SharedBytes>> {
+        if !self.cached(table, key) {
+            return self.inner.get_shared(table, key);
+        }
+        self.get_held(table, key)
     }
 
     fn write(&self, batch: Batch) -> Result<()> {

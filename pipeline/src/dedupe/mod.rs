@@ -30,8 +30,7 @@ use matchers::store::{Batch, KvStore, Table};
 pub use seen::Seen;
 
 use crate::error::Result;
-pub use crate::state::Change;
-use crate::state::StateValue;
+use crate::state::{Change, StateValue};
 use block::{fingerprint, OpenBlock, Sealed};
 
 /// Where an input came from, in Kafka mode.
@@ -268,16 +267,18 @@ impl Dedupe {
                 ordinal
             }
         };
-        if let State::Open(_, open) = &mut self.blocks[ordinal as usize].state {
-            self.scratch.clear();
-            seen.encode_into(&mut self.scratch);
-            open.push(f, id, &self.scratch);
-        }
-        self.note(f, id, ordinal);
-        if let State::Open(_, open) = &self.blocks[ordinal as usize].state {
-            if open.is_full() {
-                self.seal(ordinal);
+        let full = match &mut self.blocks[ordinal as usize].state {
+            State::Open(_, open) => {
+                self.scratch.clear();
+                seen.encode_into(&mut self.scratch);
+                open.push(f, id, &self.scratch);
+                open.is_full()
             }
+            _ => false,
+        };
+        self.note(f, id, ordinal);
+        if full {
+            self.seal(ordinal);
         }
     }
 
@@ -304,6 +305,11 @@ impl Dedupe {
     /// A storage failure; the entries stay pending to retry.
     pub fn flush(&mut self) -> Result<()> {
         self.seal_all();
+        self.write_sealed()
+    }
+
+    /// Writes the sealed blocks to the store; they stay in memory, cached.
+    fn write_sealed(&mut self) -> Result<()> {
         let mut batch = Batch::default();
         for &o in &self.sealed {
             let block = &self.blocks[o as usize];
@@ -315,18 +321,13 @@ impl Dedupe {
             return Ok(());
         }
         self.store.write(batch)?;
-        let written = std::mem::take(&mut self.sealed);
-        self.stored(written);
-        Ok(())
-    }
-
-    fn stored(&mut self, ordinals: Vec<u32>) {
-        for o in ordinals {
+        for o in std::mem::take(&mut self.sealed) {
             if let State::Sealed(_, bytes) = &self.blocks[o as usize].state {
                 let bytes = bytes.clone();
                 self.cache(o, bytes);
             }
         }
+        Ok(())
     }
 
     /// Seals every open block and hands out the blocks not yet in the
@@ -349,22 +350,13 @@ impl Dedupe {
     }
 
     /// The transaction that carried the last [`Dedupe::take_changes`]
-    /// committed: writes those blocks to the store.
+    /// committed: writes those blocks (still sealed here, byte for byte
+    /// what went to the changelog) to the store.
     ///
     /// # Errors
     /// A storage failure.
-    pub fn committed(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
-        let mut batch = Batch::default();
-        for (key, value) in records {
-            match value {
-                Some(v) => batch.put(Table::Dedupe, key, v),
-                None => batch.delete(Table::Dedupe, key),
-            }
-        }
-        self.store.write(batch)?;
-        let written = std::mem::take(&mut self.sealed);
-        self.stored(written);
-        Ok(())
+    pub fn committed(&mut self) -> Result<()> {
+        self.write_sealed()
     }
 
     /// Forgets every entry not committed (their transaction aborted).

@@ -108,7 +108,7 @@ fn kafka_blocks_follow_partitions_commits_and_aborts() {
         .iter()
         .map(|c| (c.key.clone().into_bytes(), Some(c.value.clone())))
         .collect();
-    dedupe.committed(records.clone()).unwrap();
+    dedupe.committed().unwrap();
     assert!(store
         .get(Table::Dedupe, changes[0].key.as_bytes())
         .unwrap()

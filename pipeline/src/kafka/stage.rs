@@ -9,9 +9,10 @@ use chrono::Utc;
 use model::{DeadLetter, Outcome};
 
 use super::topics::Topics;
-use crate::dedupe::{Change, Source};
+use crate::dedupe::Source;
 use crate::error::Result;
 use crate::stages::{Routed, Stage1, Stage2, ToApply};
+use crate::state::Change;
 
 /// One input record.
 #[derive(Clone, Copy, Debug)]

@@ -13,10 +13,11 @@ use model::{
 };
 
 use crate::config::ProvidersConfig;
-use crate::dedupe::{Change, Dedupe, Seen, Source};
+use crate::dedupe::{Dedupe, Seen, Source};
 use crate::error::Result;
 use crate::metrics as m;
 use crate::providers::{NormalizeContext, Providers};
+use crate::state::Change;
 
 /// Where an input went.
 // Moved once per payment; boxing the larger variant would add an
@@ -41,8 +42,6 @@ pub struct Stage1 {
     matchers: Vec<Box<dyn Matcher>>,
     index: CustomerIndex,
     dedupe: Dedupe,
-    /// Where the input being processed came from (Kafka mode).
-    source: Option<Source>,
     providers_config: ProvidersConfig,
     matching: MatchingConfig,
 }
@@ -119,7 +118,6 @@ impl Stage1 {
             matchers: strategies::registry(),
             index,
             dedupe,
-            source: None,
             providers_config,
             matching,
         })
@@ -154,7 +152,6 @@ impl Stage1 {
         now: DateTime<Utc>,
         source: Option<Source>,
     ) -> Result<Routed> {
-        self.source = source;
         let envelope: PaymentEnvelope = match serde_json::from_str(raw) {
             Ok(e) => e,
             Err(e) => {
@@ -196,12 +193,17 @@ impl Stage1 {
                 ))
             }
         };
-        let decision = self.decide(&payment, now)?;
+        let decision = self.decide(&payment, now, source)?;
         m::decided(&payment.provider, decision.outcome);
         Ok(Routed::Decided { decision, payment })
     }
 
-    fn decide(&mut self, payment: &Payment, now: DateTime<Utc>) -> Result<Decision> {
+    fn decide(
+        &mut self,
+        payment: &Payment,
+        now: DateTime<Utc>,
+        source: Option<Source>,
+    ) -> Result<Decision> {
         let payment_id = &payment.payment_id();
         if let Some(first) = self.first_seen(payment_id)? {
             let mut d = base_decision(payment, payment_id, Outcome::Duplicate, "redelivery", now);
@@ -234,7 +236,7 @@ impl Stage1 {
             }
         };
         self.dedupe.record(
-            self.source,
+            source,
             payment_id,
             &Seen {
                 outcome: decision.outcome,
@@ -317,12 +319,14 @@ impl Stage1 {
     }
 
     /// Writes this transaction's dedupe blocks, now committed, to the
-    /// store.
+    /// store. `_records` are the changelog records of
+    /// [`Self::take_changes`]: the same blocks, which the dedupe log still
+    /// holds sealed and writes from memory.
     ///
     /// # Errors
     /// A storage failure.
-    pub fn committed(&mut self, records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
-        self.dedupe.committed(records)
+    pub fn committed(&mut self, _records: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<()> {
+        self.dedupe.committed()
     }
 
     /// Rebuilds dedupe entries read back from the changelog.

@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use matchers::store::{Batch, Table};
+use matchers::store::Table;
 use matchers::CustomerIndex;
 use model::{
     AccessAction, AccessCommand, Allocation, Currency, CustomerStatus, Decision, InvoiceStatus,
@@ -239,16 +239,6 @@ impl Stage2 {
             ledger,
             commands,
         })
-    }
-
-    /// Pending state writes.
-    pub fn pending(&self) -> usize {
-        self.state.pending()
-    }
-
-    /// Moves pending state into a batch.
-    pub fn drain_into(&mut self, batch: &mut Batch) {
-        self.state.drain_into(batch);
     }
 
     /// Writes pending state to the store.
