@@ -78,10 +78,10 @@ else
   tail -n +$((RATE * WARM + 1)) "$WORK/data/payments.jsonl" > "$WORK/measure.jsonl"
   if [ "$WARM" -gt 0 ]; then
     echo "warm-up: $WARM s at $RATE/s (not measured)"
-    "$BIN/kafka_load" --brokers 127.0.0.1:19092 pace --payments "$WORK/warm.jsonl" --rate "$RATE" >/dev/null
+    "$BIN/kafka_load" --brokers 127.0.0.1:19092 pace --payments "$WORK/warm.jsonl" --rate "$RATE" --linger-ms "${PACE_LINGER_MS:-1}" >/dev/null
   fi
   BROKER_CPU0=$(cpu_seconds "$BROKER_PID")
-  "$BIN/kafka_load" --brokers 127.0.0.1:19092 pace --payments "$WORK/measure.jsonl" --rate "$RATE"
+  "$BIN/kafka_load" --brokers 127.0.0.1:19092 pace --payments "$WORK/measure.jsonl" --rate "$RATE" --linger-ms "${PACE_LINGER_MS:-1}"
   curl -s 127.0.0.1:19464/metrics | grep -E "^paymatch_(end_to_end_seconds|transaction_commit_seconds|transaction_records)_(sum|count)" || true
 fi
 echo "broker: $(awk -v a="$BROKER_CPU0" -v b="$(cpu_seconds "$BROKER_PID")" 'BEGIN {printf "%.1f", b - a}') s CPU while measured (user + system)"

@@ -44,6 +44,10 @@ enum What {
         /// Payments per second.
         #[arg(long)]
         rate: u64,
+        /// The load generator's `linger.ms`: how long its producer gathers
+        /// payments into one request, as a payment gateway's would.
+        #[arg(long, default_value_t = 1)]
+        linger_ms: u32,
     },
     /// Wait for N answers; print the throughput.
     Drain {
@@ -113,7 +117,7 @@ fn report(name: &str, samples: &[(i64, f64)]) {
     );
 }
 
-fn pace(args: &Args, payments: &std::path::Path, rate: u64) -> Result<()> {
+fn pace(args: &Args, payments: &std::path::Path, rate: u64, linger_ms: u32) -> Result<()> {
     let topics = pipeline::kafka::Topics::new(&args.prefix);
     let watched = vec![
         topics.commands.clone(),
@@ -154,7 +158,7 @@ fn pace(args: &Args, payments: &std::path::Path, rate: u64) -> Result<()> {
         .set("bootstrap.servers", &args.brokers)
         .set("enable.idempotence", "true")
         .set("partitioner", "murmur2_random")
-        .set("linger.ms", "1")
+        .set("linger.ms", linger_ms.to_string())
         .create()?;
     let text = std::fs::read_to_string(payments).context("reading payments")?;
     let providers = pipeline::providers::Providers::default();
@@ -265,7 +269,11 @@ fn drain(args: &Args, inputs: usize, skip: usize) -> Result<()> {
 fn main() -> Result<()> {
     let args = Args::parse();
     match &args.what {
-        What::Pace { payments, rate } => pace(&args, payments, *rate),
+        What::Pace {
+            payments,
+            rate,
+            linger_ms,
+        } => pace(&args, payments, *rate, *linger_ms),
         What::Drain { inputs, skip } => drain(&args, *inputs, *skip),
     }
 }
