@@ -350,6 +350,9 @@ impl<S: StreamStage> Driver<S> {
                     inputs += 1;
                     if let Some(o) = origin {
                         origins.push(o);
+                        if let Some(window) = &mut open {
+                            window.took(o);
+                        }
                     }
                 }
             }
@@ -360,7 +363,8 @@ impl<S: StreamStage> Driver<S> {
             let now = Instant::now();
             let ended = full
                 || stop.load(Ordering::SeqCst)
-                || (window.expired(now) && !window.extend_if_behind(now));
+                || (window.expired(now)
+                    && !window.extend_if_behind(now, chrono::Utc::now().timestamp_millis()));
             if ended {
                 return self.commit(producer, &offsets, inputs, &origins);
             }
