@@ -65,6 +65,15 @@ pub enum Error {
         #[source]
         source: rdkafka::error::KafkaError,
     },
+    /// A thread of paymatch's own could not start or stopped: an exhausted
+    /// machine or a bug; loud, not retried.
+    #[error("thread {name}: {detail}")]
+    Thread {
+        /// The thread's name.
+        name: String,
+        /// What happened.
+        detail: String,
+    },
 }
 
 impl Error {
@@ -85,7 +94,8 @@ impl Error {
             Error::Config { .. }
             | Error::Io { .. }
             | Error::BadRecord { .. }
-            | Error::MissingTopics { .. } => false,
+            | Error::MissingTopics { .. }
+            | Error::Thread { .. } => false,
         }
     }
 

@@ -96,7 +96,7 @@ pub fn run(config: &Config) -> Result<()> {
     )?;
     let stage2 = Stage2::new(index.clone(), config.access.clone());
     let one = Driver::new(Stage1Stream::new(stage1, topics.clone()), kafka, &instance)?;
-    let two = Driver::new(Stage2Stream::new(stage2, topics.clone()), kafka, &instance)?;
+    let two = Driver::new(Stage2Stream::new(stage2, topics.clone())?, kafka, &instance)?;
     let handles = [
         driver::spawn(one, stop.clone()),
         driver::spawn(two, stop.clone()),

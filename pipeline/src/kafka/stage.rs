@@ -178,9 +178,12 @@ pub struct Stage2Stream {
 
 impl Stage2Stream {
     /// Wraps stage 2, tracking its state changes for the changelog.
-    pub fn new(mut stage: Stage2, topics: Topics) -> Self {
-        stage.track_changes();
-        Stage2Stream { stage, topics }
+    ///
+    /// # Errors
+    /// The OS refused stage 2's state writer a thread.
+    pub fn new(mut stage: Stage2, topics: Topics) -> Result<Self> {
+        stage.track_changes()?;
+        Ok(Stage2Stream { stage, topics })
     }
 }
 

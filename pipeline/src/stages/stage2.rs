@@ -250,9 +250,14 @@ impl Stage2 {
     }
 
     /// Keeps what each input changes, for [`Self::take_changes`] (the
-    /// Kafka mode's changelog).
-    pub fn track_changes(&mut self) {
+    /// Kafka mode's changelog), and writes committed states to the local
+    /// store on a thread of its own: the changelog is the durable copy.
+    ///
+    /// # Errors
+    /// The OS refused a thread.
+    pub fn track_changes(&mut self) -> Result<()> {
         self.state.track_changes();
+        self.state.write_in_background("paymatch-state2")
     }
 
     /// The Kafka partition the next inputs come from (their state changes
