@@ -5,7 +5,8 @@
 #   benches/kafka/run.sh throughput N     # N payments published first, then `paymatch run` drains them
 #                                         # (after a warm-up round of WARMUP_PAYMENTS=100000, not measured)
 #   benches/kafka/run.sh latency RATE S   # payments published at RATE/s for S seconds while paymatch runs
-#                                         # (after WARMUP_SECONDS=10 s of warm-up at the same rate, not measured)
+#                                         # (after WARMUP_SECONDS=30 s of warm-up at the same rate, not measured;
+#                                         # the load generator lingers PACE_LINGER_MS=5 ms, as a gateway's producer)
 #
 # A broker of its own (scripts/kafka.sh on port 19092, removed at the end),
 # data from `paymatch generate` (20k customers). Prints payments/s, or the
@@ -33,8 +34,8 @@ BROKER_PID="$(cat "${PAYMATCH_KAFKA_HOME:-$HOME/.cache/paymatch-kafka}/broker-19
 cpu_seconds() { awk -v t="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / t}' "/proc/$1/stat"; }
 case "$MODE" in
   throughput) MEASURED="${2:-1000000}"; WARM_N="${WARMUP_PAYMENTS:-100000}"; N=$((MEASURED + WARM_N)) ;;
-  latency) RATE="${2:-20000}"; SECS="${3:-30}"; WARM="${WARMUP_SECONDS:-10}"; N=$((RATE * (SECS + WARM))) ;;
-  *) sed -n '2,11p' "$0"; exit 2 ;;
+  latency) RATE="${2:-20000}"; SECS="${3:-30}"; WARM="${WARMUP_SECONDS:-30}"; N=$((RATE * (SECS + WARM))) ;;
+  *) sed -n '2,13p' "$0"; exit 2 ;;
 esac
 "$BIN/paymatch" --quiet generate --out "$WORK/data" --customers 20000 --payments "$N" --seed 5 >/dev/null
 INPUTS=$(grep -c . "$WORK/data/payments.jsonl")
@@ -72,16 +73,17 @@ else
   # Measure the steady state: both stages have joined their groups.
   until [ "$(grep -c ' assigned' "$WORK/run.log")" -ge 2 ]; do sleep 0.5; done
   sleep 2
-  # Warm-up (not measured): the first WARMUP_SECONDS (10) of payments at the
-  # same rate, so the broker's JIT and paymatch's caches are warm.
+  # Warm-up (not measured): the first WARMUP_SECONDS (30) of payments at the
+  # same rate, so the broker's JIT and paymatch's caches are warm (after
+  # 10 s the broker's C2 compiler still took a tenth of a core).
   head -n $((RATE * WARM)) "$WORK/data/payments.jsonl" > "$WORK/warm.jsonl"
   tail -n +$((RATE * WARM + 1)) "$WORK/data/payments.jsonl" > "$WORK/measure.jsonl"
   if [ "$WARM" -gt 0 ]; then
     echo "warm-up: $WARM s at $RATE/s (not measured)"
-    "$BIN/kafka_load" --brokers 127.0.0.1:19092 pace --payments "$WORK/warm.jsonl" --rate "$RATE" --linger-ms "${PACE_LINGER_MS:-1}" >/dev/null
+    "$BIN/kafka_load" --brokers 127.0.0.1:19092 pace --payments "$WORK/warm.jsonl" --rate "$RATE" --linger-ms "${PACE_LINGER_MS:-5}" >/dev/null
   fi
   BROKER_CPU0=$(cpu_seconds "$BROKER_PID")
-  "$BIN/kafka_load" --brokers 127.0.0.1:19092 pace --payments "$WORK/measure.jsonl" --rate "$RATE" --linger-ms "${PACE_LINGER_MS:-1}"
+  "$BIN/kafka_load" --brokers 127.0.0.1:19092 pace --payments "$WORK/measure.jsonl" --rate "$RATE" --linger-ms "${PACE_LINGER_MS:-5}"
   curl -s 127.0.0.1:19464/metrics | grep -E "^paymatch_(end_to_end_seconds|transaction_commit_seconds|transaction_records)_(sum|count)" || true
 fi
 echo "broker: $(awk -v a="$BROKER_CPU0" -v b="$(cpu_seconds "$BROKER_PID")" 'BEGIN {printf "%.1f", b - a}') s CPU while measured (user + system)"
