@@ -35,7 +35,7 @@ cpu_seconds() { awk -v t="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / t}'
 case "$MODE" in
   throughput) MEASURED="${2:-1000000}"; WARM_N="${WARMUP_PAYMENTS:-100000}"; N=$((MEASURED + WARM_N)) ;;
   latency) RATE="${2:-20000}"; SECS="${3:-30}"; WARM="${WARMUP_SECONDS:-30}"; N=$((RATE * (SECS + WARM))) ;;
-  *) sed -n '2,13p' "$0"; exit 2 ;;
+  *) sed -n '2,15p' "$0"; exit 2 ;;
 esac
 "$BIN/paymatch" --quiet generate --out "$WORK/data" --customers 20000 --payments "$N" --seed 5 >/dev/null
 INPUTS=$(grep -c . "$WORK/data/payments.jsonl")

@@ -27,8 +27,9 @@ pub struct KafkaConfig {
     pub transaction_ms: u64,
     /// Longest time one transaction stays open while the stage has a
     /// backlog, in ms: at the end of each `transaction_ms`, a stage that
-    /// barely waited for input keeps the transaction open one more step,
-    /// up to this. A stage that keeps up commits every `transaction_ms`.
+    /// barely waited for input, and whose newest input is older than this,
+    /// keeps the transaction open one more step, up to this. A stage that
+    /// keeps up commits every `transaction_ms`.
     /// Default 500; equal to `transaction_ms` turns it off.
     pub backlog_transaction_ms: u64,
     /// Most input records in one transaction. Default 50000.
