@@ -43,7 +43,7 @@ use super::context::Quiet;
 use super::context::Watch;
 use super::stage::{Input, Output, StreamStage};
 use super::table::KeyValue;
-use super::window::Window;
+use super::window::{Window, DRAINED_AFTER};
 use super::KafkaConfig;
 use crate::dedupe::Source;
 use crate::error::{Error, Result};
@@ -275,15 +275,18 @@ impl<S: StreamStage> Driver<S> {
         let mut outputs: Vec<Output> = Vec::new();
         let step = Duration::from_millis(self.config.transaction_ms);
         let longest = Duration::from_millis(self.config.backlog_transaction_ms);
+        let bursts = self.stage.input_arrives_in_bursts();
         loop {
             let wait = match &open {
+                Some(window) if bursts => window.remaining(Instant::now()).min(DRAINED_AFTER),
                 Some(window) => window.remaining(Instant::now()),
                 None => Duration::from_millis(100),
             };
             let polling = Instant::now();
             let polled = self.consumer.poll(wait);
+            let waited = polling.elapsed();
             if let Some(window) = &mut open {
-                window.waited(polling.elapsed());
+                window.waited(waited);
             }
             if self.consumer.context().rebalances() != generation {
                 self.restored.clear();
@@ -292,6 +295,7 @@ impl<S: StreamStage> Driver<S> {
                 }
                 return Ok(());
             }
+            let polled_nothing = polled.is_none();
             match polled {
                 None => {}
                 Some(Err(e)) => {
@@ -361,7 +365,10 @@ impl<S: StreamStage> Driver<S> {
                 return Ok(());
             };
             let now = Instant::now();
+            // A burst of input drained: nothing came for DRAINED_AFTER.
+            let drained = bursts && polled_nothing && waited >= DRAINED_AFTER;
             let ended = full
+                || drained
                 || stop.load(Ordering::SeqCst)
                 || (window.expired(now)
                     && !window.extend_if_behind(now, chrono::Utc::now().timestamp_millis()));

@@ -56,6 +56,13 @@ pub trait StreamStage: Send {
     fn process(&mut self, input: Input<'_>, out: &mut Vec<Output>) -> Result<()>;
     /// The stage's keyed state.
     fn state(&mut self) -> &mut dyn StageState;
+    /// Whether the input arrives a transaction at a time: another stage's
+    /// output, read with `read_committed`, becomes visible in bursts at
+    /// that stage's commits. The driver then commits as soon as a burst is
+    /// drained instead of waiting out the window (see `window`).
+    fn input_arrives_in_bursts(&self) -> bool {
+        false
+    }
 }
 
 /// A stage's keyed state as the driver handles it: pending writes that go
@@ -196,6 +203,10 @@ impl StreamStage for Stage2Stream {
     }
     fn changelog_topic(&self) -> &str {
         &self.topics.balances_changelog
+    }
+    fn input_arrives_in_bursts(&self) -> bool {
+        // Stage 1's decisions, visible at each of its commits.
+        true
     }
     fn process(&mut self, input: Input<'_>, out: &mut Vec<Output>) -> Result<()> {
         let decision: ToApply<'_> = match serde_json::from_slice(input.value) {

@@ -15,6 +15,11 @@
 //! `backlog_transaction_ms`. A stage that keeps up commits on time, so its
 //! latency is that of the short window.
 //!
+//! A stage whose input is another stage's transactional output (stage 2)
+//! sees it in bursts, one per upstream commit. Waiting out the window
+//! after a burst only delays it: such a stage commits as soon as a poll
+//! has waited [`DRAINED_AFTER`] for more input.
+//!
 //! Waiting alone is not enough. At a steady 20 000 payments/s a stage's
 //! input arrives every few hundred microseconds, so its polls seldom wait
 //! even when it uses a third of a core: measured, its windows grew to
@@ -25,6 +30,12 @@ use std::time::{Duration, Instant};
 
 /// Below this share of a step spent waiting for input, the stage is busy.
 const BUSY_BELOW: u32 = 5; // 1/5: 20 %
+
+/// A stage whose input arrives in bursts has drained one when a poll has
+/// waited this long for more. Inside a burst, records follow each other
+/// within microseconds (whole fetch responses); bursts come one per
+/// upstream commit, tens of milliseconds apart.
+pub(crate) const DRAINED_AFTER: Duration = Duration::from_millis(3);
 
 /// An open transaction's window.
 #[derive(Clone, Copy, Debug)]
