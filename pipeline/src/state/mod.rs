@@ -414,18 +414,24 @@ mod tests {
         (store, table)
     }
 
+    /// Commits what the table changed, as the Kafka mode does after a
+    /// transaction.
+    fn commit_changes(table: &mut StateTable<u32>) {
+        let changes = table
+            .take_changes()
+            .into_iter()
+            .map(|c| (c.key.into_bytes(), Some(c.value)))
+            .collect();
+        table.commit_local(changes).unwrap();
+    }
+
     #[test]
     fn committed_values_are_read_from_memory() {
         let (store, mut table) = counted_table();
         table.put("C1", 1);
         table.put("C1", 2);
         table.put("C2", 3);
-        let changes: Vec<(Vec<u8>, Option<Vec<u8>>)> = table
-            .take_changes()
-            .into_iter()
-            .map(|c| (c.key.into_bytes(), Some(c.value)))
-            .collect();
-        table.commit_local(changes).unwrap();
+        commit_changes(&mut table);
         assert_eq!(table.pending(), 0);
         let reads = store.gets();
         assert_eq!(table.get("C1").unwrap(), Some(2));
@@ -443,12 +449,7 @@ mod tests {
         table.write_in_background("test-state").unwrap();
         let commit = |table: &mut StateTable<u32>, key: &str, value: u32| {
             table.put(key, value);
-            let changes = table
-                .take_changes()
-                .into_iter()
-                .map(|c| (c.key.into_bytes(), Some(c.value)))
-                .collect();
-            table.commit_local(changes).unwrap();
+            commit_changes(table);
         };
         for v in 1..=20 {
             commit(&mut table, "C1", v);
@@ -500,12 +501,7 @@ mod tests {
         for i in 0..keys {
             table.put(&i.to_string(), i as u32);
         }
-        let changes = table
-            .take_changes()
-            .into_iter()
-            .map(|c| (c.key.into_bytes(), Some(c.value)))
-            .collect();
-        table.commit_local(changes).unwrap();
+        commit_changes(&mut table);
         for i in 0..keys {
             assert_eq!(table.get(&i.to_string()).unwrap(), Some(i as u32));
         }
