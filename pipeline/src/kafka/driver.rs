@@ -43,7 +43,7 @@ use super::context::Quiet;
 use super::context::Watch;
 use super::stage::{Input, Output, StreamStage};
 use super::table::KeyValue;
-use super::window::{Window, DRAINED_AFTER};
+use super::window::Window;
 use super::KafkaConfig;
 use crate::dedupe::Source;
 use crate::error::{Error, Result};
@@ -278,15 +278,13 @@ impl<S: StreamStage> Driver<S> {
         let bursts = self.stage.input_arrives_in_bursts();
         loop {
             let wait = match &open {
-                Some(window) if bursts => window.remaining(Instant::now()).min(DRAINED_AFTER),
-                Some(window) => window.remaining(Instant::now()),
+                Some(window) => window.poll_timeout(Instant::now()),
                 None => Duration::from_millis(100),
             };
             let polling = Instant::now();
             let polled = self.consumer.poll(wait);
-            let waited = polling.elapsed();
             if let Some(window) = &mut open {
-                window.waited(waited);
+                window.waited(polling.elapsed(), polled.is_some());
             }
             if self.consumer.context().rebalances() != generation {
                 self.restored.clear();
@@ -295,7 +293,6 @@ impl<S: StreamStage> Driver<S> {
                 }
                 return Ok(());
             }
-            let polled_nothing = polled.is_none();
             match polled {
                 None => {}
                 Some(Err(e)) => {
@@ -322,7 +319,7 @@ impl<S: StreamStage> Driver<S> {
                         producer
                             .begin_transaction()
                             .map_err(|e| classify("begin_transaction", e))?;
-                        open = Some(Window::open(Instant::now(), step, longest));
+                        open = Some(Window::open(Instant::now(), step, longest, bursts));
                     }
                     self.stage
                         .process(
@@ -365,10 +362,8 @@ impl<S: StreamStage> Driver<S> {
                 return Ok(());
             };
             let now = Instant::now();
-            // A burst of input drained: nothing came for DRAINED_AFTER.
-            let drained = bursts && polled_nothing && waited >= DRAINED_AFTER;
             let ended = full
-                || drained
+                || window.drained()
                 || stop.load(Ordering::SeqCst)
                 || (window.expired(now)
                     && !window.extend_if_behind(now, chrono::Utc::now().timestamp_millis()));

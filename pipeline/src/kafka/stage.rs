@@ -189,7 +189,7 @@ impl Stage2Stream {
     /// # Errors
     /// The OS refused stage 2's state writer a thread.
     pub fn new(mut stage: Stage2, topics: Topics) -> Result<Self> {
-        stage.track_changes()?;
+        stage.for_changelog()?;
         Ok(Stage2Stream { stage, topics })
     }
 }

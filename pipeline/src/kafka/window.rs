@@ -35,7 +35,7 @@ const BUSY_BELOW: u32 = 5; // 1/5: 20 %
 /// waited this long for more. Inside a burst, records follow each other
 /// within microseconds (whole fetch responses); bursts come one per
 /// upstream commit, tens of milliseconds apart.
-pub(crate) const DRAINED_AFTER: Duration = Duration::from_millis(3);
+const DRAINED_AFTER: Duration = Duration::from_millis(3);
 
 /// An open transaction's window.
 #[derive(Clone, Copy, Debug)]
@@ -47,11 +47,17 @@ pub(crate) struct Window {
     longest: Duration,
     /// The newest input's timestamp (ms since the epoch), if any had one.
     newest_input_ms: Option<i64>,
+    /// The input arrives in bursts (see the module docs).
+    bursts: bool,
+    /// A burst of input was drained: a poll waited [`DRAINED_AFTER`] for
+    /// nothing.
+    drained: bool,
 }
 
 impl Window {
-    /// A window opened at `now`: one `step`, extensible up to `longest`.
-    pub(crate) fn open(now: Instant, step: Duration, longest: Duration) -> Self {
+    /// A window opened at `now`: one `step`, extensible up to `longest`;
+    /// `bursts` when the input arrives a transaction at a time.
+    pub(crate) fn open(now: Instant, step: Duration, longest: Duration, bursts: bool) -> Self {
         Window {
             opened: now,
             deadline: now + step,
@@ -59,6 +65,8 @@ impl Window {
             step,
             longest: longest.max(step),
             newest_input_ms: None,
+            bursts,
+            drained: false,
         }
     }
 
@@ -67,14 +75,33 @@ impl Window {
         self.deadline.saturating_duration_since(now)
     }
 
+    /// How long the next poll may wait: the rest of the step, or, for
+    /// input in bursts, no longer than it takes to see a burst drained.
+    pub(crate) fn poll_timeout(&self, now: Instant) -> Duration {
+        let remaining = self.remaining(now);
+        if self.bursts {
+            remaining.min(DRAINED_AFTER)
+        } else {
+            remaining
+        }
+    }
+
     /// Whether the current step has ended.
     pub(crate) fn expired(&self, now: Instant) -> bool {
         now >= self.deadline
     }
 
-    /// The stage waited `waited` for input (a poll that blocked).
-    pub(crate) fn waited(&mut self, waited: Duration) {
+    /// A poll waited `waited` and returned something (`got`) or nothing.
+    pub(crate) fn waited(&mut self, waited: Duration, got: bool) {
         self.waited += waited;
+        if self.bursts && !got && waited >= DRAINED_AFTER {
+            self.drained = true;
+        }
+    }
+
+    /// Whether a burst of input was drained: commit now.
+    pub(crate) fn drained(&self) -> bool {
+        self.drained
     }
 
     /// The stage took an input with this timestamp (ms since the epoch).
@@ -124,10 +151,10 @@ mod tests {
     #[test]
     fn a_stage_that_keeps_up_commits_after_one_step() {
         let t0 = Instant::now();
-        let mut w = Window::open(t0, STEP, 5 * STEP);
+        let mut w = Window::open(t0, STEP, 5 * STEP, false);
         assert_eq!(w.remaining(t0), STEP);
         w.took(T0_MS + 90);
-        w.waited(Duration::from_millis(60));
+        w.waited(Duration::from_millis(60), false);
         assert!(w.expired(t0 + STEP));
         assert!(!w.extend_if_behind(t0 + STEP, ms(STEP)));
     }
@@ -135,12 +162,12 @@ mod tests {
     #[test]
     fn a_stage_with_a_backlog_stays_open_up_to_the_longest_window() {
         let t0 = Instant::now();
-        let mut w = Window::open(t0, STEP, 5 * STEP);
+        let mut w = Window::open(t0, STEP, 5 * STEP, false);
         let mut steps = 1;
         loop {
             // Inputs appended ten seconds ago: a backlog.
             w.took(ms(STEP * (steps - 1)) - 10_000);
-            w.waited(Duration::from_millis(3));
+            w.waited(Duration::from_millis(3), false);
             let end = STEP * steps;
             assert!(w.expired(t0 + end));
             if !w.extend_if_behind(t0 + end, ms(end)) {
@@ -157,9 +184,9 @@ mod tests {
         // A steady high rate: polls seldom wait, but each input is a few
         // milliseconds old, so the stage keeps up.
         let t0 = Instant::now();
-        let mut w = Window::open(t0, STEP, 5 * STEP);
+        let mut w = Window::open(t0, STEP, 5 * STEP, false);
         w.took(ms(STEP) - 4);
-        w.waited(Duration::from_millis(3));
+        w.waited(Duration::from_millis(3), false);
         assert!(!w.extend_if_behind(t0 + STEP, ms(STEP)));
     }
 
@@ -168,32 +195,32 @@ mod tests {
         // Old records (a producer's clock behind, a replay of old data)
         // that the stage keeps up with.
         let t0 = Instant::now();
-        let mut w = Window::open(t0, STEP, 5 * STEP);
+        let mut w = Window::open(t0, STEP, 5 * STEP, false);
         w.took(T0_MS - 3_600_000);
-        w.waited(Duration::from_millis(70));
+        w.waited(Duration::from_millis(70), false);
         assert!(!w.extend_if_behind(t0 + STEP, ms(STEP)));
     }
 
     #[test]
     fn without_timestamps_waiting_decides() {
         let t0 = Instant::now();
-        let mut w = Window::open(t0, STEP, 5 * STEP);
-        w.waited(Duration::from_millis(3));
+        let mut w = Window::open(t0, STEP, 5 * STEP, false);
+        w.waited(Duration::from_millis(3), false);
         assert!(w.extend_if_behind(t0 + STEP, ms(STEP)));
-        w.waited(Duration::from_millis(50));
+        w.waited(Duration::from_millis(50), false);
         assert!(!w.extend_if_behind(t0 + 2 * STEP, ms(2 * STEP)));
     }
 
     #[test]
     fn waiting_is_counted_per_step() {
         let t0 = Instant::now();
-        let mut w = Window::open(t0, STEP, 5 * STEP);
+        let mut w = Window::open(t0, STEP, 5 * STEP, false);
         w.took(T0_MS - 10_000);
         assert!(
             w.extend_if_behind(t0 + STEP, ms(STEP)),
             "no wait in the first step"
         );
-        w.waited(Duration::from_millis(50));
+        w.waited(Duration::from_millis(50), false);
         assert!(
             !w.extend_if_behind(t0 + 2 * STEP, ms(2 * STEP)),
             "caught up in the second"
@@ -203,8 +230,30 @@ mod tests {
     #[test]
     fn a_longest_window_no_longer_than_a_step_never_grows() {
         let t0 = Instant::now();
-        let mut w = Window::open(t0, STEP, Duration::ZERO);
+        let mut w = Window::open(t0, STEP, Duration::ZERO, false);
         w.took(T0_MS - 10_000);
         assert!(!w.extend_if_behind(t0 + STEP, ms(STEP)));
+    }
+
+    #[test]
+    fn input_in_bursts_commits_once_a_burst_is_drained() {
+        let t0 = Instant::now();
+        let mut w = Window::open(t0, STEP, 5 * STEP, true);
+        assert_eq!(w.poll_timeout(t0), DRAINED_AFTER);
+        w.waited(Duration::from_millis(5), true);
+        assert!(!w.drained(), "input came: the burst goes on");
+        w.waited(Duration::from_millis(1), false);
+        assert!(!w.drained(), "a poll that returned early");
+        w.waited(DRAINED_AFTER, false);
+        assert!(w.drained());
+    }
+
+    #[test]
+    fn steady_input_waits_out_its_step_through_pauses() {
+        let t0 = Instant::now();
+        let mut w = Window::open(t0, STEP, 5 * STEP, false);
+        assert_eq!(w.poll_timeout(t0), STEP);
+        w.waited(Duration::from_millis(40), false);
+        assert!(!w.drained());
     }
 }

@@ -255,7 +255,7 @@ impl Stage2 {
     ///
     /// # Errors
     /// The OS refused a thread.
-    pub fn track_changes(&mut self) -> Result<()> {
+    pub fn for_changelog(&mut self) -> Result<()> {
         self.state.track_changes();
         self.state.write_in_background("paymatch-state2")
     }
