@@ -271,7 +271,8 @@ pub fn run_match(files: &MatchFiles, config: &Config, show_progress: bool) -> Re
         index.clone(),
         config.providers.clone(),
         config.matching.clone(),
-    )?;
+    )?
+    .with_dedupe_memory_mb(config.store.dedupe_memory_mb);
     let mut stage2 = Stage2::new(index.clone(), config.access.clone());
     let bar = progress(file_len(&files.payments), "payments", show_progress);
     let started = Instant::now();

@@ -134,7 +134,8 @@ fn main() -> Result<()> {
         index.clone(),
         config.providers.clone(),
         config.matching.clone(),
-    )?;
+    )?
+    .with_dedupe_memory_mb(config.store.dedupe_memory_mb);
     let now = Utc::now();
     let mut decisions = Vec::with_capacity(if args.stage1_only { 0 } else { payments.len() });
     let gets_before = counter.gets();

@@ -45,9 +45,9 @@ pub struct Source {
 /// An entry written one per key by earlier versions: read by its id.
 const ONE_PER_KEY: u32 = u32::MAX;
 
-/// Stored blocks kept in memory after their write, for redeliveries that
-/// follow their payment closely (about 64k entries).
-const CACHED_BLOCKS: usize = 256;
+/// Bytes of stored blocks kept in memory by default (see
+/// [`Dedupe::hold_recent`]): about 4 000 blocks, a million payments.
+pub const DEFAULT_RECENT_BYTES: usize = 64 << 20;
 
 enum State {
     /// Being filled, from this partition (`None`: embedded mode).
@@ -79,7 +79,11 @@ pub struct Dedupe {
     open: Vec<u32>,
     /// Sealed blocks waiting for the store (or the changelog).
     sealed: Vec<u32>,
+    /// Stored blocks still in memory, oldest first, and their bytes.
     cached: VecDeque<u32>,
+    cached_bytes: usize,
+    /// The most `cached_bytes` may reach.
+    recent_bytes: usize,
     /// The next embedded block's sequence number.
     next_embedded: u64,
     /// Reused for each entry's encoding.
@@ -101,6 +105,8 @@ impl Dedupe {
             open: Vec::new(),
             sealed: Vec::new(),
             cached: VecDeque::new(),
+            cached_bytes: 0,
+            recent_bytes: DEFAULT_RECENT_BYTES,
             next_embedded: 0,
             scratch: Vec::new(),
         };
@@ -146,6 +152,17 @@ impl Dedupe {
         }
         self.add_block(key.to_string(), State::Stored(None));
         Ok(true)
+    }
+
+    /// Keeps up to `bytes` of the most recently written blocks in memory
+    /// (default [`DEFAULT_RECENT_BYTES`]). A redelivery whose payment is
+    /// in one of them is answered from memory; an older one reads its
+    /// block (about 15 KB) from the store. Providers redeliver mostly
+    /// within seconds or minutes (M-Pesa on a timeout, Stripe's first
+    /// retries), so the recent blocks answer most of them.
+    pub fn hold_recent(&mut self, bytes: usize) {
+        self.recent_bytes = bytes;
+        self.evict();
     }
 
     fn add_block(&mut self, key: String, state: State) -> u32 {
@@ -228,12 +245,21 @@ impl Dedupe {
     }
 
     fn cache(&mut self, ordinal: u32, bytes: Arc<[u8]>) {
+        self.cached_bytes += bytes.len();
         self.blocks[ordinal as usize].state = State::Stored(Some(bytes));
         self.cached.push_back(ordinal);
-        while self.cached.len() > CACHED_BLOCKS {
-            if let Some(old) = self.cached.pop_front() {
-                if let State::Stored(held) = &mut self.blocks[old as usize].state {
-                    *held = None;
+        self.evict();
+    }
+
+    /// Drops the oldest blocks from memory until the rest fit.
+    fn evict(&mut self) {
+        while self.cached_bytes > self.recent_bytes {
+            let Some(old) = self.cached.pop_front() else {
+                break;
+            };
+            if let State::Stored(held) = &mut self.blocks[old as usize].state {
+                if let Some(bytes) = held.take() {
+                    self.cached_bytes -= bytes.len();
                 }
             }
         }

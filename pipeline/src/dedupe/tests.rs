@@ -64,7 +64,9 @@ fn entries_are_found_open_written_and_after_a_restart() {
 fn reads_beyond_the_cached_blocks_come_from_the_store() {
     let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
     let mut dedupe = Dedupe::load(store).unwrap();
-    let n = BLOCK_ENTRIES * (CACHED_BLOCKS + 3);
+    let budget = 200 << 10;
+    dedupe.hold_recent(budget);
+    let n = BLOCK_ENTRIES * 40;
     for i in 0..n {
         dedupe.record(None, &id(i), &seen(i % 1000));
         if i % 4096 == 4095 {
@@ -72,7 +74,8 @@ fn reads_beyond_the_cached_blocks_come_from_the_store() {
         }
     }
     dedupe.flush().unwrap();
-    assert!(dedupe.cached.len() <= CACHED_BLOCKS);
+    assert!(dedupe.cached_bytes <= budget);
+    assert!(dedupe.cached.len() < 40);
     assert!(matches!(dedupe.blocks[0].state, State::Stored(None)));
     assert_eq!(dedupe.get(&id(0)).unwrap(), Some(seen(0)));
     assert_eq!(dedupe.get(&id(n - 1)).unwrap(), Some(seen((n - 1) % 1000)));
@@ -217,4 +220,30 @@ fn a_damaged_block_is_an_error_not_a_panic() {
     );
     store.write(batch).unwrap();
     assert!(Dedupe::load(store).is_err());
+}
+
+#[test]
+fn recent_blocks_answer_redeliveries_from_memory_within_their_budget() {
+    let counting = Arc::new(matchers::store::CountingStore::new(Arc::new(
+        MemoryStore::new(),
+    )));
+    let mut dedupe = Dedupe::load(counting.clone()).unwrap();
+    let n = BLOCK_ENTRIES * 4;
+    for i in 0..n {
+        dedupe.record(None, &id(i), &seen(i));
+    }
+    dedupe.flush().unwrap();
+    let reads = counting.gets();
+    for i in 0..n {
+        assert_eq!(dedupe.get(&id(i)).unwrap(), Some(seen(i)));
+    }
+    assert_eq!(counting.gets(), reads, "four blocks fit the default budget");
+
+    // A budget of about one and a half blocks keeps only the newest.
+    dedupe.hold_recent(dedupe.cached_bytes / 4 * 3 / 2);
+    assert_eq!(dedupe.cached.len(), 1);
+    assert_eq!(dedupe.get(&id(n - 1)).unwrap(), Some(seen(n - 1)));
+    assert_eq!(counting.gets(), reads, "the newest block is in memory");
+    assert_eq!(dedupe.get(&id(0)).unwrap(), Some(seen(0)));
+    assert_eq!(counting.gets(), reads + 1, "an older block is read");
 }

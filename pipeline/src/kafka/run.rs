@@ -93,7 +93,8 @@ pub fn run(config: &Config) -> Result<()> {
         index.clone(),
         config.providers.clone(),
         config.matching.clone(),
-    )?;
+    )?
+    .with_dedupe_memory_mb(config.store.dedupe_memory_mb);
     let stage2 = Stage2::new(index.clone(), config.access.clone());
     let one = Driver::new(Stage1Stream::new(stage1, topics.clone()), kafka, &instance)?;
     let two = Driver::new(Stage2Stream::new(stage2, topics.clone())?, kafka, &instance)?;

@@ -123,6 +123,13 @@ impl Stage1 {
         })
     }
 
+    /// Holds the most recent `mb` MiB of dedupe blocks in memory (see
+    /// `Dedupe::hold_recent` and `store.dedupe_memory_mb`).
+    pub fn with_dedupe_memory_mb(mut self, mb: usize) -> Self {
+        self.dedupe.hold_recent(mb << 20);
+        self
+    }
+
     /// The first decision's summary of a payment id, if any.
     fn first_seen(&self, payment_id: &str) -> Result<Option<Seen>> {
         self.dedupe.get(payment_id)
