@@ -126,7 +126,7 @@ impl Stage1 {
     /// Holds the most recent `mb` MiB of dedupe blocks in memory (see
     /// `Dedupe::hold_recent` and `store.dedupe_memory_mb`).
     pub fn with_dedupe_memory_mb(mut self, mb: usize) -> Self {
-        self.dedupe.hold_recent(mb << 20);
+        self.dedupe.hold_recent(mb.saturating_mul(1 << 20));
         self
     }
 
