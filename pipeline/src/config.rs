@@ -149,7 +149,7 @@ impl Default for StoreConfig {
             block_cache_mb: 512,
             fuzzy_min_len: 5,
             cache_entries: 40_000_000,
-            dedupe_memory_mb: 64,
+            dedupe_memory_mb: crate::dedupe::DEFAULT_RECENT_BYTES >> 20,
         }
     }
 }

@@ -148,10 +148,15 @@ mod tests {
         T0_MS + at.as_millis() as i64
     }
 
+    /// A window of 100 ms steps, up to 500 ms, opened now.
+    fn opened(bursts: bool) -> (Instant, Window) {
+        let t0 = Instant::now();
+        (t0, Window::open(t0, STEP, 5 * STEP, bursts))
+    }
+
     #[test]
     fn a_stage_that_keeps_up_commits_after_one_step() {
-        let t0 = Instant::now();
-        let mut w = Window::open(t0, STEP, 5 * STEP, false);
+        let (t0, mut w) = opened(false);
         assert_eq!(w.remaining(t0), STEP);
         w.took(T0_MS + 90);
         w.waited(Duration::from_millis(60), false);
@@ -161,8 +166,7 @@ mod tests {
 
     #[test]
     fn a_stage_with_a_backlog_stays_open_up_to_the_longest_window() {
-        let t0 = Instant::now();
-        let mut w = Window::open(t0, STEP, 5 * STEP, false);
+        let (t0, mut w) = opened(false);
         let mut steps = 1;
         loop {
             // Inputs appended ten seconds ago: a backlog.
@@ -183,8 +187,7 @@ mod tests {
     fn a_busy_stage_with_fresh_inputs_commits_after_one_step() {
         // A steady high rate: polls seldom wait, but each input is a few
         // milliseconds old, so the stage keeps up.
-        let t0 = Instant::now();
-        let mut w = Window::open(t0, STEP, 5 * STEP, false);
+        let (t0, mut w) = opened(false);
         w.took(ms(STEP) - 4);
         w.waited(Duration::from_millis(3), false);
         assert!(!w.extend_if_behind(t0 + STEP, ms(STEP)));
@@ -194,8 +197,7 @@ mod tests {
     fn an_idle_stage_with_old_inputs_commits_after_one_step() {
         // Old records (a producer's clock behind, a replay of old data)
         // that the stage keeps up with.
-        let t0 = Instant::now();
-        let mut w = Window::open(t0, STEP, 5 * STEP, false);
+        let (t0, mut w) = opened(false);
         w.took(T0_MS - 3_600_000);
         w.waited(Duration::from_millis(70), false);
         assert!(!w.extend_if_behind(t0 + STEP, ms(STEP)));
@@ -203,8 +205,7 @@ mod tests {
 
     #[test]
     fn without_timestamps_waiting_decides() {
-        let t0 = Instant::now();
-        let mut w = Window::open(t0, STEP, 5 * STEP, false);
+        let (t0, mut w) = opened(false);
         w.waited(Duration::from_millis(3), false);
         assert!(w.extend_if_behind(t0 + STEP, ms(STEP)));
         w.waited(Duration::from_millis(50), false);
@@ -213,8 +214,7 @@ mod tests {
 
     #[test]
     fn waiting_is_counted_per_step() {
-        let t0 = Instant::now();
-        let mut w = Window::open(t0, STEP, 5 * STEP, false);
+        let (t0, mut w) = opened(false);
         w.took(T0_MS - 10_000);
         assert!(
             w.extend_if_behind(t0 + STEP, ms(STEP)),
@@ -237,8 +237,7 @@ mod tests {
 
     #[test]
     fn input_in_bursts_commits_once_a_burst_is_drained() {
-        let t0 = Instant::now();
-        let mut w = Window::open(t0, STEP, 5 * STEP, true);
+        let (t0, mut w) = opened(true);
         assert_eq!(w.poll_timeout(t0), DRAINED_AFTER);
         w.waited(Duration::from_millis(5), true);
         assert!(!w.drained(), "input came: the burst goes on");
@@ -250,8 +249,7 @@ mod tests {
 
     #[test]
     fn steady_input_waits_out_its_step_through_pauses() {
-        let t0 = Instant::now();
-        let mut w = Window::open(t0, STEP, 5 * STEP, false);
+        let (t0, mut w) = opened(false);
         assert_eq!(w.poll_timeout(t0), STEP);
         w.waited(Duration::from_millis(40), false);
         assert!(!w.drained());

@@ -99,8 +99,8 @@ impl LocalWriter {
     /// # Errors
     /// A write failed (reported once), or the thread is gone.
     pub(crate) fn wait(&self) -> Result<()> {
-        let (lock, done) = &*self.progress;
-        let mut p = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let done = &self.progress.1;
+        let mut p = self.lock();
         while p.written < p.queued && p.failed.is_none() {
             if self.thread.as_ref().is_none_or(|t| t.is_finished()) {
                 return Err(self.gone());
@@ -111,17 +111,12 @@ impl LocalWriter {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        match p.failed.take() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        p.failed.take().map_or(Ok(()), Err)
     }
 
+    /// Reports a failed write once.
     fn check(&self) -> Result<()> {
-        match self.lock().failed.take() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        self.lock().failed.take().map_or(Ok(()), Err)
     }
 
     fn gone(&self) -> Error {
