@@ -17,6 +17,7 @@ pub mod evidence;
 pub mod fxhash;
 pub mod index;
 mod inline_key;
+mod line_table;
 pub mod store;
 pub mod strategies;
 

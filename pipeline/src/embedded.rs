@@ -21,6 +21,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::dedupe::Source;
 use crate::error::{Error, Result};
 use crate::stages::{Routed, Stage1, Stage2};
 
@@ -206,6 +207,9 @@ fn load_records<T: serde::de::DeserializeOwned>(
 /// Payments between state commits.
 const COMMIT_EVERY: u64 = 4096;
 
+/// Payments stage 1 takes at a time (see `Stage1::process_batch`).
+const STAGE1_BATCH: usize = 32;
+
 /// Runs `paymatch match`.
 ///
 /// # Errors
@@ -276,52 +280,69 @@ pub fn run_match(files: &MatchFiles, config: &Config, show_progress: bool) -> Re
     let mut stage2 = Stage2::new(index.clone(), config.access.clone());
     let bar = progress(file_len(&files.payments), "payments", show_progress);
     let started = Instant::now();
-    for_each_line(&files.payments, &bar, |_, text| {
-        summary.payments_read += 1;
+    // Stage 1 takes the payments a batch at a time, so it can read their
+    // first index lookups ahead together (`Stage1::process_batch`); the
+    // decisions, and stage 2 after them, stay in input order.
+    let mut run_batch = |pending: &mut Vec<String>| -> Result<()> {
         let now = Utc::now();
-        match stage1.process(text, now)? {
-            Routed::DeadLetter(letter) => {
-                summary.dead_letters += 1;
-                *summary
-                    .dead_letters_by_kind
-                    .entry(letter.error_kind.clone().unwrap_or_default())
-                    .or_default() += 1;
-                dlq.write(&letter)?;
-            }
-            Routed::Decided { mut decision, .. } => {
-                let applied = stage2.apply(&(&decision).into(), now)?;
-                decision.allocations = applied.allocations;
-                if decision.outcome == Outcome::Matched {
+        let inputs: Vec<(&str, Option<Source>)> =
+            pending.iter().map(|line| (line.as_str(), None)).collect();
+        for routed in stage1.process_batch(&inputs, now)? {
+            summary.payments_read += 1;
+            match routed {
+                Routed::DeadLetter(letter) => {
+                    summary.dead_letters += 1;
                     *summary
-                        .amount_applied
-                        .entry(decision.currency.to_string())
-                        .or_default() += decision.amount;
+                        .dead_letters_by_kind
+                        .entry(letter.error_kind.clone().unwrap_or_default())
+                        .or_default() += 1;
+                    dlq.write(&letter)?;
                 }
-                let outcome = decision.outcome.as_str().to_string();
-                *summary.outcomes.entry(outcome.clone()).or_default() += 1;
-                *summary
-                    .by_provider
-                    .entry(decision.provider.clone())
-                    .or_default()
-                    .entry(outcome)
-                    .or_default() += 1;
-                decisions.write(&decision)?;
-                for c in &applied.commands {
-                    commands.write(c)?;
+                Routed::Decided { mut decision, .. } => {
+                    let applied = stage2.apply(&(&decision).into(), now)?;
+                    decision.allocations = applied.allocations;
+                    if decision.outcome == Outcome::Matched {
+                        *summary
+                            .amount_applied
+                            .entry(decision.currency.to_string())
+                            .or_default() += decision.amount;
+                    }
+                    let outcome = decision.outcome.as_str().to_string();
+                    *summary.outcomes.entry(outcome.clone()).or_default() += 1;
+                    *summary
+                        .by_provider
+                        .entry(decision.provider.clone())
+                        .or_default()
+                        .entry(outcome)
+                        .or_default() += 1;
+                    decisions.write(&decision)?;
+                    for c in &applied.commands {
+                        commands.write(c)?;
+                    }
+                    for e in &applied.ledger {
+                        ledger.write(e)?;
+                    }
+                    summary.restore_commands += applied.commands.len() as u64;
+                    summary.ledger_entries += applied.ledger.len() as u64;
                 }
-                for e in &applied.ledger {
-                    ledger.write(e)?;
-                }
-                summary.restore_commands += applied.commands.len() as u64;
-                summary.ledger_entries += applied.ledger.len() as u64;
+            }
+            if summary.payments_read % COMMIT_EVERY == 0 {
+                stage1.flush()?;
+                stage2.flush()?;
             }
         }
-        if summary.payments_read % COMMIT_EVERY == 0 {
-            stage1.flush()?;
-            stage2.flush()?;
+        pending.clear();
+        Ok(())
+    };
+    let mut pending = Vec::with_capacity(STAGE1_BATCH);
+    for_each_line(&files.payments, &bar, |_, text| {
+        pending.push(text.to_string());
+        if pending.len() == STAGE1_BATCH {
+            run_batch(&mut pending)?;
         }
         Ok(())
     })?;
+    run_batch(&mut pending)?;
     stage1.flush()?;
     stage2.flush()?;
     bar.finish_and_clear();

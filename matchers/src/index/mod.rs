@@ -5,6 +5,7 @@
 
 mod decoded;
 pub mod keys;
+mod prefetch;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -241,9 +242,12 @@ impl CustomerIndex {
         }
         let mut probes = keys::deletions(canonical);
         probes.push(canonical.to_string());
+        let probes: Vec<Vec<u8>> = probes.iter().map(|p| keys::key('f', p)).collect();
+        // Independent reads: touched together first, so they overlap.
+        self.store.prefetch(Table::Refs, &probes);
         let mut near: Vec<String> = Vec::new();
         for probe in probes {
-            let members = self.store.members(Table::Refs, &keys::key('f', &probe))?;
+            let members = self.store.members(Table::Refs, &probe)?;
             for m in members
                 .iter()
                 .take(self.bounds.max_members_per_key)

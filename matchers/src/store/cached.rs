@@ -16,31 +16,34 @@
 //! through here; a per-shard version number stops a reader that read the old
 //! value before a write from caching it after.
 
-use std::collections::HashMap;
-use std::hash::Hasher;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{Batch, KvStore, Op, SharedBytes, Table};
 use crate::error::Result;
-use crate::fxhash::{FxBuild, FxHasher};
-use crate::inline_key::InlineKey;
+use crate::line_table::{hash_key, LineTable};
 
 const SHARDS: usize = 64;
 
-type FastMap<V> = HashMap<InlineKey, V, FxBuild>;
-
 #[derive(Default)]
 struct Shard {
-    /// One map per table (indexed by table ordinal), keyed by the raw key.
-    tables: [FastMap<Option<SharedBytes>>; Table::ALL.len()],
+    /// One map per table (indexed by table ordinal), keyed by the raw key
+    /// (a cache line per entry: see `line_table`).
+    tables: [LineTable<Option<SharedBytes>>; Table::ALL.len()],
     version: u64,
 }
 
 impl Shard {
     fn len(&self) -> usize {
-        self.tables.iter().map(HashMap::len).sum()
+        self.tables.iter().map(LineTable::len).sum()
     }
+}
+
+/// Where a key lives: its shard and its hash.
+#[derive(Clone, Copy)]
+struct Place {
+    shard: usize,
+    hash: u64,
 }
 
 /// A caching decorator over a [`KvStore`].
@@ -94,17 +97,24 @@ impl CachedStore {
 
     /// Inserts into a locked shard, evicting (and giving up completeness)
     /// when the shard is full.
-    fn insert(&self, shard: &mut Shard, table: Table, key: &[u8], value: Option<SharedBytes>) {
+    fn insert(
+        &self,
+        shard: &mut Shard,
+        table: Table,
+        place: Place,
+        key: &[u8],
+        value: Option<SharedBytes>,
+    ) {
         if shard.len() >= self.per_shard {
             let dropped = shard.len();
-            shard.tables.iter_mut().for_each(HashMap::clear);
+            shard.tables.iter_mut().for_each(LineTable::clear);
             self.entries.fetch_sub(dropped, Ordering::Relaxed);
             for flag in &self.complete {
                 flag.store(false, Ordering::Release);
             }
         }
         if shard.tables[ordinal(table)]
-            .insert(InlineKey::new(key), value)
+            .insert(place.hash, key, value)
             .is_none()
         {
             self.entries.fetch_add(1, Ordering::Relaxed);
@@ -121,12 +131,14 @@ impl CachedStore {
         self.len() == 0
     }
 
-    fn shard_of(&self, table: Table, key: &[u8]) -> usize {
-        let mut h = FxHasher::default();
-        h.write_u8(ordinal(table) as u8);
-        h.write(key);
-        // The high bits are the best mixed.
-        ((h.finish() >> 14) as usize) % SHARDS
+    fn place(table: Table, key: &[u8]) -> Place {
+        let hash = hash_key(key);
+        // The low bits pick the slot; the high ones, with the table, the
+        // shard.
+        Place {
+            shard: ((hash >> 40) as usize + ordinal(table)) % SHARDS,
+            hash,
+        }
     }
 
     fn lock(&self, shard: usize) -> std::sync::MutexGuard<'_, Shard> {
@@ -136,10 +148,10 @@ impl CachedStore {
     /// A read of a table this tier holds: from memory, else read through
     /// and kept.
     fn get_held(&self, table: Table, key: &[u8]) -> Result<Option<SharedBytes>> {
-        let index = self.shard_of(table, key);
+        let place = Self::place(table, key);
         let version = {
-            let shard = self.lock(index);
-            if let Some(hit) = shard.tables[ordinal(table)].get(key) {
+            let shard = self.lock(place.shard);
+            if let Some(hit) = shard.tables[ordinal(table)].get(place.hash, key) {
                 return Ok(hit.clone());
             }
             if self.is_complete(table) {
@@ -148,17 +160,21 @@ impl CachedStore {
             shard.version
         };
         let value = self.inner.get_shared(table, key)?;
-        let mut shard = self.lock(index);
+        let mut shard = self.lock(place.shard);
         if shard.version == version {
-            self.insert(&mut shard, table, key, value.clone());
+            self.insert(&mut shard, table, place, key, value.clone());
         }
         Ok(value)
     }
 
     fn invalidate(&self, table: Table, key: &[u8]) {
-        let mut shard = self.lock(self.shard_of(table, key));
+        let place = Self::place(table, key);
+        let mut shard = self.lock(place.shard);
         shard.version += 1;
-        if shard.tables[ordinal(table)].remove(key).is_some() {
+        if shard.tables[ordinal(table)]
+            .remove(place.hash, key)
+            .is_some()
+        {
             self.entries.fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -180,6 +196,37 @@ impl KvStore for CachedStore {
         self.get_held(table, key)
     }
 
+    fn prefetch(&self, table: Table, keys: &[Vec<u8>]) {
+        if !self.tables.contains(&table) {
+            return;
+        }
+        // Hash every key first (the keys are in cache): the touching loop
+        // below then has nothing between its loads but an index.
+        let mut places: Vec<Place> = keys
+            .iter()
+            .filter(|key| self.cached(table, key))
+            .map(|key| Self::place(table, key))
+            .collect();
+        places.sort_unstable_by_key(|place| place.shard);
+        // Every shard locked first, in order (no other path holds two).
+        let mut guards = Vec::new();
+        for place in &places {
+            if guards.last().map(|(held, _)| *held) != Some(place.shard) {
+                guards.push((place.shard, self.lock(place.shard)));
+            }
+        }
+        let map = ordinal(table);
+        let mut touched = 0u64;
+        let mut guard = 0;
+        for place in &places {
+            while guards[guard].0 != place.shard {
+                guard += 1;
+            }
+            touched ^= guards[guard].1.tables[map].touch(place.hash);
+        }
+        std::hint::black_box(touched);
+    }
+
     fn write(&self, batch: Batch) -> Result<()> {
         let touched: Vec<(Table, Vec<u8>)> = batch
             .ops
@@ -197,8 +244,9 @@ impl KvStore for CachedStore {
             if result.is_ok() && self.is_complete(t) {
                 // Keep a complete table complete: cache the merged value.
                 let value = self.inner.get_shared(t, &k)?;
-                let mut shard = self.lock(self.shard_of(t, &k));
-                self.insert(&mut shard, t, &k, value);
+                let place = Self::place(t, &k);
+                let mut shard = self.lock(place.shard);
+                self.insert(&mut shard, t, place, &k, value);
             }
         }
         result
@@ -218,12 +266,19 @@ impl KvStore for CachedStore {
                 fits = false;
                 return false;
             }
-            let mut shard = self.lock(self.shard_of(table, key));
+            let place = Self::place(table, key);
+            let mut shard = self.lock(place.shard);
             if shard.len() >= self.per_shard {
                 fits = false;
                 return false;
             }
-            self.insert(&mut shard, table, key, Some(SharedBytes::from(value)));
+            self.insert(
+                &mut shard,
+                table,
+                place,
+                key,
+                Some(SharedBytes::from(value)),
+            );
             true
         })?;
         self.complete[ordinal(table)].store(fits, Ordering::Release);

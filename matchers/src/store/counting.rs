@@ -46,6 +46,10 @@ impl KvStore for CountingStore {
         self.inner.get_shared(table, key)
     }
 
+    fn prefetch(&self, table: Table, keys: &[Vec<u8>]) {
+        self.inner.prefetch(table, keys);
+    }
+
     fn write(&self, batch: Batch) -> Result<()> {
         self.inner.write(batch)
     }
