@@ -15,29 +15,20 @@
 //! Callers compute the hash once and use it for the shard, the home slot
 //! and the comparison.
 
+use std::hash::Hasher;
+
+use crate::fxhash::FxHasher;
 use crate::inline_key::InlineKey;
 
-/// A hash of a key's bytes for [`LineTable`]: FxHash's multiply-rotate
-/// over whole words, then a finalizer that spreads every input bit over
-/// the low bits (the home slot) and the high bits (a shard).
+/// A hash of a key's bytes for [`LineTable`]: FxHash (see `fxhash`), its
+/// length, then murmur3's 64-bit finalizer, which spreads every input bit
+/// over the low bits (the home slot) and the high bits (a shard).
 pub(crate) fn hash_key(bytes: &[u8]) -> u64 {
-    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-    let mut hash = (bytes.len() as u64).wrapping_mul(SEED);
-    let words = bytes.chunks_exact(8);
-    let tail = words.remainder();
-    for word in words {
-        let mut array = [0u8; 8];
-        array.copy_from_slice(word);
-        hash = (hash.rotate_left(5) ^ u64::from_le_bytes(array)).wrapping_mul(SEED);
-    }
-    if !tail.is_empty() {
-        let word = tail
-            .iter()
-            .rev()
-            .fold(0u64, |word, byte| (word << 8) | u64::from(*byte));
-        hash = (hash.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-    // murmur3's 64-bit finalizer.
+    let mut hasher = FxHasher::default();
+    hasher.write(bytes);
+    // FxHash pads the last word with zeros: `ab` and `ab\0` would collide.
+    hasher.write_u8(bytes.len() as u8);
+    let mut hash = hasher.finish();
     hash ^= hash >> 33;
     hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
     hash ^= hash >> 33;

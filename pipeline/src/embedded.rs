@@ -204,6 +204,81 @@ fn load_records<T: serde::de::DeserializeOwned>(
     Ok((loaded, refused))
 }
 
+/// The four output files of `paymatch match`.
+struct Outputs {
+    decisions: JsonlWriter,
+    commands: JsonlWriter,
+    ledger: JsonlWriter,
+    dlq: JsonlWriter,
+}
+
+impl Outputs {
+    fn create(dir: &Path) -> Result<Self> {
+        Ok(Outputs {
+            decisions: JsonlWriter::create(dir, "decisions.jsonl")?,
+            commands: JsonlWriter::create(dir, "access_commands.jsonl")?,
+            ledger: JsonlWriter::create(dir, "ledger.jsonl")?,
+            dlq: JsonlWriter::create(dir, "dlq.jsonl")?,
+        })
+    }
+
+    /// Writes what stage 1 routed (a decision goes through stage 2
+    /// first) and counts it in the summary.
+    fn route(
+        &mut self,
+        routed: Routed,
+        stage2: &mut Stage2,
+        summary: &mut Summary,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<()> {
+        match routed {
+            Routed::DeadLetter(letter) => {
+                summary.dead_letters += 1;
+                *summary
+                    .dead_letters_by_kind
+                    .entry(letter.error_kind.clone().unwrap_or_default())
+                    .or_default() += 1;
+                self.dlq.write(&letter)
+            }
+            Routed::Decided { mut decision, .. } => {
+                let applied = stage2.apply(&(&decision).into(), now)?;
+                decision.allocations = applied.allocations;
+                if decision.outcome == Outcome::Matched {
+                    *summary
+                        .amount_applied
+                        .entry(decision.currency.to_string())
+                        .or_default() += decision.amount;
+                }
+                let outcome = decision.outcome.as_str().to_string();
+                *summary.outcomes.entry(outcome.clone()).or_default() += 1;
+                *summary
+                    .by_provider
+                    .entry(decision.provider.clone())
+                    .or_default()
+                    .entry(outcome)
+                    .or_default() += 1;
+                self.decisions.write(&decision)?;
+                for c in &applied.commands {
+                    self.commands.write(c)?;
+                }
+                for e in &applied.ledger {
+                    self.ledger.write(e)?;
+                }
+                summary.restore_commands += applied.commands.len() as u64;
+                summary.ledger_entries += applied.ledger.len() as u64;
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        for w in [self.decisions, self.commands, self.ledger, self.dlq] {
+            w.finish()?;
+        }
+        Ok(())
+    }
+}
+
 /// Payments between state commits.
 const COMMIT_EVERY: u64 = 4096;
 
@@ -267,10 +342,7 @@ pub fn run_match(files: &MatchFiles, config: &Config, show_progress: bool) -> Re
         "index loaded"
     );
 
-    let mut decisions = JsonlWriter::create(&files.out, "decisions.jsonl")?;
-    let mut commands = JsonlWriter::create(&files.out, "access_commands.jsonl")?;
-    let mut ledger = JsonlWriter::create(&files.out, "ledger.jsonl")?;
-    let mut dlq = JsonlWriter::create(&files.out, "dlq.jsonl")?;
+    let mut outputs = Outputs::create(&files.out)?;
     let mut stage1 = Stage1::new(
         index.clone(),
         config.providers.clone(),
@@ -289,43 +361,7 @@ pub fn run_match(files: &MatchFiles, config: &Config, show_progress: bool) -> Re
             pending.iter().map(|line| (line.as_str(), None)).collect();
         for routed in stage1.process_batch(&inputs, now)? {
             summary.payments_read += 1;
-            match routed {
-                Routed::DeadLetter(letter) => {
-                    summary.dead_letters += 1;
-                    *summary
-                        .dead_letters_by_kind
-                        .entry(letter.error_kind.clone().unwrap_or_default())
-                        .or_default() += 1;
-                    dlq.write(&letter)?;
-                }
-                Routed::Decided { mut decision, .. } => {
-                    let applied = stage2.apply(&(&decision).into(), now)?;
-                    decision.allocations = applied.allocations;
-                    if decision.outcome == Outcome::Matched {
-                        *summary
-                            .amount_applied
-                            .entry(decision.currency.to_string())
-                            .or_default() += decision.amount;
-                    }
-                    let outcome = decision.outcome.as_str().to_string();
-                    *summary.outcomes.entry(outcome.clone()).or_default() += 1;
-                    *summary
-                        .by_provider
-                        .entry(decision.provider.clone())
-                        .or_default()
-                        .entry(outcome)
-                        .or_default() += 1;
-                    decisions.write(&decision)?;
-                    for c in &applied.commands {
-                        commands.write(c)?;
-                    }
-                    for e in &applied.ledger {
-                        ledger.write(e)?;
-                    }
-                    summary.restore_commands += applied.commands.len() as u64;
-                    summary.ledger_entries += applied.ledger.len() as u64;
-                }
-            }
+            outputs.route(routed, &mut stage2, &mut summary, now)?;
             if summary.payments_read % COMMIT_EVERY == 0 {
                 stage1.flush()?;
                 stage2.flush()?;
@@ -346,9 +382,7 @@ pub fn run_match(files: &MatchFiles, config: &Config, show_progress: bool) -> Re
     stage1.flush()?;
     stage2.flush()?;
     bar.finish_and_clear();
-    for w in [decisions, commands, ledger, dlq] {
-        w.finish()?;
-    }
+    outputs.finish()?;
     opened.store.flush()?;
     summary.match_seconds = started.elapsed().as_secs_f64();
     summary.payments_per_second = if summary.match_seconds > 0.0 {

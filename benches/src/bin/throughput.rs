@@ -161,25 +161,29 @@ fn main() -> Result<()> {
         // Batched unless comparing and this is an odd block.
         let one_by_one = args.batch <= 1 || (args.compare_batch && round % 2 == 1);
         let block_cpu = thread_cpu_seconds();
-        for chunk in block.chunks(if one_by_one { 1 } else { args.batch }) {
-            let routed = if one_by_one {
-                vec![stage1.process(&chunk[0], now)?]
-            } else {
+        // Kept only for stage 2: holding a million decisions faults in
+        // hundreds of MiB of fresh pages, the harness's cost, not stage 1's
+        // (the binary writes them out and drops them).
+        let mut keep = |routed: Routed| {
+            if let (Routed::Decided { decision, .. }, false) = (routed, args.stage1_only) {
+                decisions.push(decision);
+            }
+        };
+        if one_by_one {
+            for line in block {
+                keep(stage1.process(line, now)?);
+            }
+        } else {
+            for chunk in block.chunks(args.batch) {
                 let inputs: Vec<(&str, _)> =
                     chunk.iter().map(|line| (line.as_str(), None)).collect();
-                stage1.process_batch(&inputs, now)?
-            };
-            for routed in routed {
-                // Kept only for stage 2: holding a million decisions
-                // faults in hundreds of MiB of fresh pages, the harness's
-                // cost, not stage 1's (the binary writes them out and
-                // drops them).
-                if let (Routed::Decided { decision, .. }, false) = (routed, args.stage1_only) {
-                    decisions.push(decision);
-                }
+                stage1
+                    .process_batch(&inputs, now)?
+                    .into_iter()
+                    .for_each(&mut keep);
             }
         }
-        // Half a block between flushes, as one by one did every 4 096.
+        // A flush per block (one by one used to flush every 4 096).
         stage1.flush()?;
         cpu_by_batch[usize::from(one_by_one)] += thread_cpu_seconds() - block_cpu;
         payments_by_batch[usize::from(one_by_one)] += block.len();

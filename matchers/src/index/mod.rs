@@ -48,6 +48,11 @@ pub struct CustomerIndex {
     invoices: Arc<Decoded<Invoice>>,
 }
 
+/// The key of a phone hash: digests are indexed in lower case.
+fn phone_hash_key(sha256_hex: &str) -> Vec<u8> {
+    keys::key('h', &sha256_hex.to_ascii_lowercase())
+}
+
 fn decode<T: DeserializeOwned>(table: Table, key: &[u8], bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
         table: table.name(),
@@ -209,7 +214,12 @@ impl CustomerIndex {
         if value.is_empty() {
             return Ok(Vec::new());
         }
-        let members = self.store.members(Table::Refs, &keys::key(family, value))?;
+        self.targets_at(&keys::key(family, value))
+    }
+
+    /// What a reference key (`x:` or `c:`) points at.
+    fn targets_at(&self, key: &[u8]) -> Result<Vec<RefTarget>> {
+        let members = self.store.members(Table::Refs, key)?;
         Ok(members.iter().filter_map(RefTarget::decode).collect())
     }
 
@@ -240,9 +250,11 @@ impl CustomerIndex {
         if len < self.rules.fuzzy_min_len.saturating_sub(1) {
             return Ok(Vec::new());
         }
-        let mut probes = keys::deletions(canonical);
-        probes.push(canonical.to_string());
-        let probes: Vec<Vec<u8>> = probes.iter().map(|p| keys::key('f', p)).collect();
+        let mut probes: Vec<Vec<u8>> = keys::deletions(canonical)
+            .iter()
+            .map(|d| keys::key('f', d))
+            .collect();
+        probes.push(keys::key('f', canonical));
         // Independent reads: touched together first, so they overlap.
         self.store.prefetch(Table::Refs, &probes);
         let mut near: Vec<String> = Vec::new();
@@ -274,10 +286,11 @@ impl CustomerIndex {
         Ok(out)
     }
 
-    fn customer_ids(&self, family: char, value: &str) -> Result<Vec<String>> {
+    /// The customers a phone, phone-hash or Stripe key names.
+    fn customer_ids(&self, key: &[u8]) -> Result<Vec<String>> {
         Ok(self
             .store
-            .members(Table::Refs, &keys::key(family, value))?
+            .members(Table::Refs, key)?
             .iter()
             .filter_map(|m| std::str::from_utf8(m).ok().map(str::to_string))
             .collect())
@@ -288,7 +301,7 @@ impl CustomerIndex {
     /// # Errors
     /// A storage failure.
     pub fn by_phone(&self, e164: &str) -> Result<Vec<String>> {
-        self.customer_ids('p', e164)
+        self.customer_ids(&keys::key('p', e164))
     }
 
     /// Customers whose number hashes to this SHA-256 hex digest.
@@ -296,7 +309,7 @@ impl CustomerIndex {
     /// # Errors
     /// A storage failure.
     pub fn by_phone_hash(&self, sha256_hex: &str) -> Result<Vec<String>> {
-        self.customer_ids('h', &sha256_hex.to_ascii_lowercase())
+        self.customer_ids(&phone_hash_key(sha256_hex))
     }
 
     /// Customers with this Stripe customer id.
@@ -304,7 +317,7 @@ impl CustomerIndex {
     /// # Errors
     /// A storage failure.
     pub fn by_stripe_customer(&self, cus: &str) -> Result<Vec<String>> {
-        self.customer_ids('s', cus)
+        self.customer_ids(&keys::key('s', cus))
     }
 }
 

@@ -13,7 +13,7 @@
 use model::reference::{canonical, fold_case_and_punctuation};
 use model::{PayerPhone, Payment, ReferenceKind};
 
-use super::{keys, CustomerIndex, RefTarget};
+use super::{keys, phone_hash_key, CustomerIndex};
 use crate::store::Table;
 
 impl CustomerIndex {
@@ -37,9 +37,7 @@ impl CustomerIndex {
             }
             match &payment.payer_phone {
                 Some(PayerPhone::Clear(m)) => first.push(keys::key('p', m.as_str())),
-                Some(PayerPhone::Hashed(h)) => {
-                    first.push(keys::key('h', &h.to_ascii_lowercase()));
-                }
+                Some(PayerPhone::Hashed(h)) => first.push(phone_hash_key(h)),
                 None => {}
             }
         }
@@ -66,21 +64,16 @@ impl CustomerIndex {
         });
     }
 
-    /// Adds the customers a reference or phone key names to `customers`;
-    /// whether it names any.
+    /// Adds the customers a reference or phone key names to `customers`
+    /// (read as the lookups read them); whether it names any. A read that
+    /// fails names none: the lookup itself will report it.
     fn named_by(&self, key: &[u8], customers: &mut Vec<String>) -> bool {
-        let Ok(members) = self.store.members(Table::Refs, key) else {
-            return false;
-        };
         let before = customers.len();
-        for member in members.iter() {
-            if matches!(key.first(), Some(b'x' | b'c')) {
-                if let Some(target) = RefTarget::decode(member) {
-                    customers.push(target.customer_id().to_string());
-                }
-            } else if let Ok(id) = std::str::from_utf8(member) {
-                customers.push(id.to_string());
-            }
+        if matches!(key.first(), Some(b'x' | b'c')) {
+            let targets = self.targets_at(key).unwrap_or_default();
+            customers.extend(targets.iter().map(|t| t.customer_id().to_string()));
+        } else {
+            customers.extend(self.customer_ids(key).unwrap_or_default());
         }
         customers.len() > before
     }

