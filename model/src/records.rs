@@ -6,6 +6,8 @@
 //! (contracts change additively). Outputs always write every field, with
 //! `null` for an absent value, so readers see one shape.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use schemars::JsonSchema;
@@ -26,6 +28,22 @@ pub struct PaymentEnvelope {
     /// amounts written as JSON numbers are read exactly, never via a float.
     #[schemars(with = "serde_json::Value")]
     pub payload: Box<RawValue>,
+}
+
+/// A [`PaymentEnvelope`] read in place: the provider's name and the payload
+/// borrow the input line instead of copying it. Stage 1 reads every raw
+/// payment this way; the format is the same.
+#[derive(Debug, Deserialize)]
+pub struct PaymentEnvelopeRef<'a> {
+    /// As [`PaymentEnvelope::provider`]; owned only if the name had escapes.
+    #[serde(borrow)]
+    pub provider: Cow<'a, str>,
+    /// As [`PaymentEnvelope::received_at`].
+    #[serde(default)]
+    pub received_at: Option<DateTime<Utc>>,
+    /// As [`PaymentEnvelope::payload`].
+    #[serde(borrow)]
+    pub payload: &'a RawValue,
 }
 
 /// A customer's account state as the billing system sees it.
@@ -376,5 +394,45 @@ mod outcome_tests {
             assert_eq!(listed(o), 1, "{o:?}");
         }
         assert_eq!(Outcome::ALL.len(), 5, "every variant of the match above");
+    }
+}
+
+#[cfg(test)]
+mod envelope_tests {
+    use super::{PaymentEnvelope, PaymentEnvelopeRef};
+
+    /// The borrowed reading accepts and refuses exactly what the owned one
+    /// does, with the same error text (it reaches the dead-letter queue),
+    /// but for the struct's name where serde names it.
+    #[test]
+    fn borrowed_and_owned_envelopes_read_alike() {
+        let lines = [
+            r#"{"provider":"generic","received_at":"2026-11-02T06:38:45Z","payload":{"a":"1"}}"#,
+            r#"{"provider":"mpes\u0061_c2b","payload":"{\"TransID\":\"X\"}","extra":1}"#,
+            r#"{"provider":"generic"}"#,
+            r#"{"payload":{}}"#,
+            r#"{"provider":5,"payload":{}}"#,
+            r#"{"provider":"generic","received_at":"yesterday","payload":{}}"#,
+            r#"{"provider":"generic","payload":{"#,
+            "[]",
+        ];
+        for line in lines {
+            let owned = serde_json::from_str::<PaymentEnvelope>(line);
+            let borrowed = serde_json::from_str::<PaymentEnvelopeRef<'_>>(line);
+            match (owned, borrowed) {
+                (Ok(o), Ok(b)) => {
+                    assert_eq!(o.provider, b.provider, "{line}");
+                    assert_eq!(o.received_at, b.received_at, "{line}");
+                    assert_eq!(o.payload.get(), b.payload.get(), "{line}");
+                }
+                (Err(o), Err(b)) => assert_eq!(
+                    o.to_string(),
+                    b.to_string()
+                        .replace("PaymentEnvelopeRef", "PaymentEnvelope"),
+                    "{line}"
+                ),
+                (o, b) => panic!("{line}: owned {o:?}, borrowed {b:?}"),
+            }
+        }
     }
 }

@@ -91,7 +91,8 @@ pub fn payment_key(
     providers: &Providers,
     config: &ProvidersConfig,
 ) -> std::result::Result<String, String> {
-    let envelope: model::PaymentEnvelope = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let envelope: model::PaymentEnvelopeRef<'_> =
+        serde_json::from_str(line).map_err(|e| e.to_string())?;
     let ctx = NormalizeContext {
         config,
         received_at: envelope.received_at,

@@ -8,7 +8,9 @@
 //! enriched with `amount`/`currency`/`msisdn` fields (in `transaction` or at
 //! the top level); numbers are national (`752000000`); no time is sent.
 
-use model::{Currency, Payment, PaymentStatus, ReferenceKind, ReferenceValue};
+use std::borrow::Cow;
+
+use model::{Currency, Payment, PaymentStatus, ReferenceKind};
 use serde::Deserialize;
 
 use super::fields::{self, text, Scalar};
@@ -17,27 +19,38 @@ use super::{NormalizeContext, NormalizeError, Provider};
 const NAME: &str = "airtel_money";
 
 #[derive(Deserialize)]
-struct Callback {
-    transaction: Transaction,
-    amount: Scalar,
-    currency: Scalar,
-    msisdn: Scalar,
+struct Callback<'a> {
+    #[serde(borrow)]
+    transaction: Transaction<'a>,
+    #[serde(borrow)]
+    amount: Scalar<'a>,
+    #[serde(borrow)]
+    currency: Scalar<'a>,
+    #[serde(borrow)]
+    msisdn: Scalar<'a>,
 }
 
 #[derive(Deserialize)]
-struct Transaction {
-    id: Scalar,
-    message: Scalar,
-    status_code: Scalar,
-    airtel_money_id: Scalar,
-    amount: Scalar,
-    currency: Scalar,
-    msisdn: Scalar,
+struct Transaction<'a> {
+    #[serde(borrow)]
+    id: Scalar<'a>,
+    #[serde(borrow)]
+    message: Scalar<'a>,
+    #[serde(borrow)]
+    status_code: Scalar<'a>,
+    #[serde(borrow)]
+    airtel_money_id: Scalar<'a>,
+    #[serde(borrow)]
+    amount: Scalar<'a>,
+    #[serde(borrow)]
+    currency: Scalar<'a>,
+    #[serde(borrow)]
+    msisdn: Scalar<'a>,
 }
 
 /// Finds `<CUR> <amount>` after "Paid" in Airtel's message, such as
 /// `"Paid UGX 5,000 to ACME Charge UGX 140, Trans ID MP21…"`.
-fn amount_from_message(message: &str) -> Option<(String, String)> {
+fn amount_from_message(message: &str) -> Option<(&str, &str)> {
     let mut words = message.split_whitespace();
     while let Some(word) = words.next() {
         if word.eq_ignore_ascii_case("paid") || word.eq_ignore_ascii_case("received") {
@@ -46,7 +59,7 @@ fn amount_from_message(message: &str) -> Option<(String, String)> {
             if Currency::parse(code).is_ok()
                 && amount.chars().next().is_some_and(|c| c.is_ascii_digit())
             {
-                return Some((code.to_string(), amount.to_string()));
+                return Some((code, amount));
             }
         }
     }
@@ -68,11 +81,7 @@ impl Provider for AirtelMoney {
     ) -> Result<Payment, NormalizeError> {
         let c: Callback = fields::parse_json(NAME, payload)?;
         let t = &c.transaction;
-        let status = fields::required(
-            NAME,
-            "transaction.status_code",
-            text(&t.status_code).as_deref(),
-        )?;
+        let status = fields::required(NAME, "transaction.status_code", text(&t.status_code))?;
         let request_id = text(&t.id);
         let message = text(&t.message).unwrap_or_default();
         let payment_status = match status.to_ascii_uppercase().as_str() {
@@ -85,14 +94,14 @@ impl Provider for AirtelMoney {
             "TIP" | "TA" => {
                 return Err(NormalizeError::NotFinal {
                     provider: NAME,
-                    status,
+                    status: status.into_owned(),
                 })
             }
             _ => {
                 return Err(NormalizeError::Unsupported {
                     provider: NAME,
                     what: "status_code",
-                    value: status,
+                    value: status.into_owned(),
                 })
             }
         };
@@ -108,14 +117,14 @@ impl Provider for AirtelMoney {
         let from_message = amount_from_message(&message);
         let currency_code = text(&t.currency)
             .or_else(|| text(&c.currency))
-            .or_else(|| from_message.as_ref().map(|(code, _)| code.clone()));
+            .or_else(|| from_message.map(|(code, _)| Cow::Borrowed(code)));
         let currency = match currency_code {
             Some(code) => fields::currency(NAME, &code)?,
             None => ctx.config.airtel_currency,
         };
         let amount = text(&t.amount)
             .or_else(|| text(&c.amount))
-            .or_else(|| from_message.map(|(_, amount)| amount));
+            .or_else(|| from_message.map(|(_, amount)| Cow::Borrowed(amount)));
         let money = match (amount, &payment_status) {
             (Some(a), _) => fields::decimal_amount(NAME, &a, currency)?,
             (None, PaymentStatus::Failed { .. }) => model::Money::zero(currency),
@@ -127,16 +136,10 @@ impl Provider for AirtelMoney {
             }
         };
         let msisdn = text(&t.msisdn).or_else(|| text(&c.msisdn));
-        let references = request_id
-            .map(|value| ReferenceValue {
-                kind: ReferenceKind::Request,
-                value,
-            })
-            .into_iter()
-            .collect();
+        let references = fields::references([(ReferenceKind::Request, request_id)]);
         Ok(Payment {
             provider: NAME.to_string(),
-            provider_txn_id: txn_id,
+            provider_txn_id: txn_id.into_owned(),
             money,
             paid_at: ctx.fallback_time(),
             status: payment_status,

@@ -12,16 +12,18 @@ use model::{
     ReferenceValue,
 };
 use rust_decimal::Decimal;
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::NormalizeError;
 use crate::config::ProvidersConfig;
 
-/// Parses a payload into the adapter's shape.
-pub(super) fn parse_json<T: DeserializeOwned>(
+/// Parses a payload into the adapter's shape. The shapes borrow their
+/// fields from `payload` ([`Scalar`]): reading a callback copies only the
+/// text a [`Payment`] keeps.
+pub(super) fn parse_json<'a, T: Deserialize<'a>>(
     provider: &'static str,
-    payload: &str,
+    payload: &'a str,
 ) -> Result<T, NormalizeError> {
     serde_json::from_str(payload).map_err(|e| NormalizeError::BadPayload {
         provider,
@@ -45,13 +47,19 @@ pub(super) fn scalar_text(raw: &RawValue) -> Option<Cow<'_, str>> {
     }
 }
 
-/// A JSON field that providers send as a string or a number.
-pub(super) type Scalar = Option<Box<RawValue>>;
+/// A JSON field that providers send as a string or a number, borrowed
+/// from the payload: fields must say `#[serde(borrow)]`, or serde copies.
+pub(super) type Scalar<'a> = Option<&'a RawValue>;
 
 /// A scalar field's text, trimmed; `None` when absent, null or empty.
-pub(super) fn text(field: &Scalar) -> Option<String> {
-    let raw = field.as_deref()?;
-    non_empty(scalar_text(raw).as_deref())
+/// Borrowed from the payload unless the string had escapes.
+pub(super) fn text<'a>(field: &Scalar<'a>) -> Option<Cow<'a, str>> {
+    match scalar_text((*field)?)? {
+        Cow::Borrowed(text) => Some(text.trim())
+            .filter(|t| !t.is_empty())
+            .map(Cow::Borrowed),
+        Cow::Owned(text) => non_empty(Some(&text)).map(Cow::Owned),
+    }
 }
 
 /// A trimmed, non-empty string, or `None`.
@@ -61,13 +69,13 @@ pub(super) fn non_empty(text: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// A field the provider always sends.
-pub(super) fn required(
+/// A field the provider always sends (as [`text`] reads it).
+pub(super) fn required<'a>(
     provider: &'static str,
     field: &'static str,
-    value: Option<&str>,
-) -> Result<String, NormalizeError> {
-    non_empty(value).ok_or(NormalizeError::MissingField { provider, field })
+    value: Option<Cow<'a, str>>,
+) -> Result<Cow<'a, str>, NormalizeError> {
+    value.ok_or(NormalizeError::MissingField { provider, field })
 }
 
 /// Reads a currency code.
@@ -191,12 +199,17 @@ pub(super) fn payer_phone(text: Option<&str>, country_code: &str) -> Option<Paye
 }
 
 /// The references a payload carries, in trust order, skipping absent ones.
-pub(super) fn references(
-    candidates: impl IntoIterator<Item = (ReferenceKind, Option<String>)>,
+pub(super) fn references<'a>(
+    candidates: impl IntoIterator<Item = (ReferenceKind, Option<Cow<'a, str>>)>,
 ) -> Vec<ReferenceValue> {
     candidates
         .into_iter()
-        .filter_map(|(kind, value)| value.map(|value| ReferenceValue { kind, value }))
+        .filter_map(|(kind, value)| {
+            value.map(|value| ReferenceValue {
+                kind,
+                value: value.into_owned(),
+            })
+        })
         .collect()
 }
 

@@ -6,7 +6,9 @@
 //! (also `declined`, `cancelled`), or `reversed` (also `refunded`), which
 //! needs `reverses`; `paid_at` is RFC 3339 with any offset.
 
-use model::{Payment, PaymentStatus, ReferenceKind, ReferenceValue};
+use std::borrow::Cow;
+
+use model::{Payment, PaymentStatus, ReferenceKind};
 use serde::Deserialize;
 
 use super::fields::{self, text, Scalar};
@@ -15,17 +17,27 @@ use super::{NormalizeContext, NormalizeError, Provider};
 const NAME: &str = "generic";
 
 #[derive(Deserialize)]
-struct GenericPayment {
-    txn_id: Scalar,
-    amount: Scalar,
-    currency: Scalar,
-    reference: Scalar,
-    payer_name: Scalar,
-    payer_phone: Scalar,
-    paid_at: Scalar,
-    status: Scalar,
-    reverses: Scalar,
-    reason: Scalar,
+struct GenericPayment<'a> {
+    #[serde(borrow)]
+    txn_id: Scalar<'a>,
+    #[serde(borrow)]
+    amount: Scalar<'a>,
+    #[serde(borrow)]
+    currency: Scalar<'a>,
+    #[serde(borrow)]
+    reference: Scalar<'a>,
+    #[serde(borrow)]
+    payer_name: Scalar<'a>,
+    #[serde(borrow)]
+    payer_phone: Scalar<'a>,
+    #[serde(borrow)]
+    paid_at: Scalar<'a>,
+    #[serde(borrow)]
+    status: Scalar<'a>,
+    #[serde(borrow)]
+    reverses: Scalar<'a>,
+    #[serde(borrow)]
+    reason: Scalar<'a>,
 }
 
 /// The generic adapter.
@@ -42,28 +54,28 @@ impl Provider for Generic {
         ctx: &NormalizeContext<'_>,
     ) -> Result<Payment, NormalizeError> {
         let g: GenericPayment = fields::parse_json(NAME, payload)?;
-        let txn_id = fields::required(NAME, "txn_id", text(&g.txn_id).as_deref())?;
-        let code = fields::required(NAME, "currency", text(&g.currency).as_deref())?;
+        let txn_id = fields::required(NAME, "txn_id", text(&g.txn_id))?;
+        let code = fields::required(NAME, "currency", text(&g.currency))?;
         let currency = fields::currency(NAME, &code)?;
-        let amount = fields::required(NAME, "amount", text(&g.amount).as_deref())?;
+        let amount = fields::required(NAME, "amount", text(&g.amount))?;
         let money = fields::decimal_amount(NAME, &amount, currency)?;
         let paid_at = match text(&g.paid_at) {
             Some(t) => fields::rfc3339_time(NAME, "paid_at", &t)?,
             None => ctx.fallback_time(),
         };
-        let status_text = text(&g.status).unwrap_or_else(|| "succeeded".to_string());
+        let status_text = text(&g.status).unwrap_or(Cow::Borrowed("succeeded"));
         let status = match status_text.to_ascii_lowercase().as_str() {
             "succeeded" | "success" | "successful" | "completed" | "paid" => {
                 PaymentStatus::Succeeded
             }
             "failed" | "declined" | "cancelled" | "canceled" => PaymentStatus::Failed {
-                reason: text(&g.reason).unwrap_or(status_text),
+                reason: text(&g.reason).unwrap_or(status_text).into_owned(),
             },
             "reversed" | "refunded" | "reversal" => {
-                let reverses = fields::required(NAME, "reverses", text(&g.reverses).as_deref())?;
+                let reverses = fields::required(NAME, "reverses", text(&g.reverses))?;
                 // A full payment id, or a txn id of this same provider.
                 let reverses = if reverses.contains(':') {
-                    reverses
+                    reverses.into_owned()
                 } else {
                     format!("{NAME}:{reverses}")
                 };
@@ -72,30 +84,24 @@ impl Provider for Generic {
             "pending" | "processing" => {
                 return Err(NormalizeError::NotFinal {
                     provider: NAME,
-                    status: status_text,
+                    status: status_text.into_owned(),
                 })
             }
             _ => {
                 return Err(NormalizeError::Unsupported {
                     provider: NAME,
                     what: "status",
-                    value: status_text,
+                    value: status_text.into_owned(),
                 })
             }
         };
         Ok(Payment {
             provider: NAME.to_string(),
-            provider_txn_id: txn_id,
+            provider_txn_id: txn_id.into_owned(),
             money,
             paid_at,
             status,
-            references: text(&g.reference)
-                .map(|value| ReferenceValue {
-                    kind: ReferenceKind::Account,
-                    value,
-                })
-                .into_iter()
-                .collect(),
+            references: fields::references([(ReferenceKind::Account, text(&g.reference))]),
             payer_phone: fields::payer_phone(
                 text(&g.payer_phone).as_deref(),
                 &ctx.config.default_country_code,

@@ -119,7 +119,7 @@ impl Providers {
     /// As [`Providers::normalize`].
     pub fn normalize_envelope(
         &self,
-        envelope: &model::PaymentEnvelope,
+        envelope: &model::PaymentEnvelopeRef<'_>,
         ctx: &NormalizeContext<'_>,
     ) -> Result<Payment, NormalizeError> {
         let payload = envelope.payload.get();

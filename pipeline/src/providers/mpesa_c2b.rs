@@ -16,18 +16,25 @@ const NAME: &str = "mpesa_c2b";
 /// The Daraja C2B confirmation body.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Confirmation {
-    #[serde(rename = "TransID")]
-    trans_id: Scalar,
-    trans_time: Scalar,
-    trans_amount: Scalar,
-    bill_ref_number: Scalar,
-    invoice_number: Scalar,
-    #[serde(rename = "MSISDN")]
-    msisdn: Scalar,
-    first_name: Scalar,
-    middle_name: Scalar,
-    last_name: Scalar,
+struct Confirmation<'a> {
+    #[serde(rename = "TransID", borrow)]
+    trans_id: Scalar<'a>,
+    #[serde(borrow)]
+    trans_time: Scalar<'a>,
+    #[serde(borrow)]
+    trans_amount: Scalar<'a>,
+    #[serde(borrow)]
+    bill_ref_number: Scalar<'a>,
+    #[serde(borrow)]
+    invoice_number: Scalar<'a>,
+    #[serde(rename = "MSISDN", borrow)]
+    msisdn: Scalar<'a>,
+    #[serde(borrow)]
+    first_name: Scalar<'a>,
+    #[serde(borrow)]
+    middle_name: Scalar<'a>,
+    #[serde(borrow)]
+    last_name: Scalar<'a>,
 }
 
 /// The M-Pesa C2B adapter.
@@ -45,10 +52,10 @@ impl Provider for MpesaC2b {
     ) -> Result<Payment, NormalizeError> {
         let c: Confirmation = fields::parse_json(NAME, payload)?;
         let config = ctx.config;
-        let txn_id = fields::required(NAME, "TransID", text(&c.trans_id).as_deref())?;
-        let amount = fields::required(NAME, "TransAmount", text(&c.trans_amount).as_deref())?;
+        let txn_id = fields::required(NAME, "TransID", text(&c.trans_id))?;
+        let amount = fields::required(NAME, "TransAmount", text(&c.trans_amount))?;
         let money = fields::decimal_amount(NAME, &amount, config.mpesa_currency)?;
-        let time = fields::required(NAME, "TransTime", text(&c.trans_time).as_deref())?;
+        let time = fields::required(NAME, "TransTime", text(&c.trans_time))?;
         let paid_at = fields::compact_local_time(NAME, "TransTime", &time, config.time_zone.0)?;
         let references = fields::references([
             (ReferenceKind::Account, text(&c.bill_ref_number)),
@@ -61,7 +68,7 @@ impl Provider for MpesaC2b {
         );
         Ok(Payment {
             provider: NAME.to_string(),
-            provider_txn_id: txn_id,
+            provider_txn_id: txn_id.into_owned(),
             money,
             paid_at,
             status: PaymentStatus::Succeeded,

@@ -7,6 +7,8 @@
 //! `PhoneNumber: 254708374149`, `TransactionDate: 20191219102115` local
 //! time). A failed request has no receipt: its id is the `CheckoutRequestID`.
 
+use std::borrow::Cow;
+
 use model::{Money, Payment, PaymentStatus, ReferenceKind, ReferenceValue};
 use serde::Deserialize;
 
@@ -16,44 +18,46 @@ use super::{NormalizeContext, NormalizeError, Provider};
 const NAME: &str = "mpesa_stk";
 
 #[derive(Deserialize)]
-struct Envelope {
-    #[serde(rename = "Body")]
-    body: Body,
+struct Envelope<'a> {
+    #[serde(rename = "Body", borrow)]
+    body: Body<'a>,
 }
 
 #[derive(Deserialize)]
-struct Body {
-    #[serde(rename = "stkCallback")]
-    stk_callback: Callback,
+struct Body<'a> {
+    #[serde(rename = "stkCallback", borrow)]
+    stk_callback: Callback<'a>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Callback {
-    #[serde(rename = "CheckoutRequestID")]
-    checkout_request_id: Scalar,
-    result_code: Scalar,
-    result_desc: Scalar,
-    #[serde(default)]
-    callback_metadata: Option<Metadata>,
+struct Callback<'a> {
+    #[serde(rename = "CheckoutRequestID", borrow)]
+    checkout_request_id: Scalar<'a>,
+    #[serde(borrow)]
+    result_code: Scalar<'a>,
+    #[serde(borrow)]
+    result_desc: Scalar<'a>,
+    #[serde(default, borrow)]
+    callback_metadata: Option<Metadata<'a>>,
 }
 
 #[derive(Deserialize)]
-struct Metadata {
-    #[serde(rename = "Item", default)]
-    items: Vec<Item>,
+struct Metadata<'a> {
+    #[serde(rename = "Item", default, borrow)]
+    items: Vec<Item<'a>>,
 }
 
 #[derive(Deserialize)]
-struct Item {
-    #[serde(rename = "Name")]
-    name: String,
-    #[serde(rename = "Value", default)]
-    value: Scalar,
+struct Item<'a> {
+    #[serde(rename = "Name", borrow)]
+    name: Cow<'a, str>,
+    #[serde(rename = "Value", default, borrow)]
+    value: Scalar<'a>,
 }
 
-impl Metadata {
-    fn get(&self, name: &str) -> Option<String> {
+impl<'a> Metadata<'a> {
+    fn get(&self, name: &str) -> Option<Cow<'a, str>> {
         self.items
             .iter()
             .find(|item| item.name == name)
@@ -81,12 +85,12 @@ impl Provider for MpesaStk {
         let checkout_id = fields::required(
             NAME,
             "Body.stkCallback.CheckoutRequestID",
-            text(&callback.checkout_request_id).as_deref(),
+            text(&callback.checkout_request_id),
         )?;
         let code = fields::required(
             NAME,
             "Body.stkCallback.ResultCode",
-            text(&callback.result_code).as_deref(),
+            text(&callback.result_code),
         )?;
         let metadata = callback
             .callback_metadata
@@ -94,7 +98,7 @@ impl Provider for MpesaStk {
         let currency = config.mpesa_currency;
         let references = vec![ReferenceValue {
             kind: ReferenceKind::Request,
-            value: checkout_id.clone(),
+            value: checkout_id.to_string(),
         }];
         let payer_phone = fields::payer_phone(
             metadata.get("PhoneNumber").as_deref(),
@@ -118,7 +122,7 @@ impl Provider for MpesaStk {
             };
             return Ok(Payment {
                 provider: NAME.to_string(),
-                provider_txn_id: checkout_id,
+                provider_txn_id: checkout_id.into_owned(),
                 money,
                 paid_at,
                 status: PaymentStatus::Failed {
@@ -132,12 +136,12 @@ impl Provider for MpesaStk {
         let receipt = fields::required(
             NAME,
             "MpesaReceiptNumber",
-            metadata.get("MpesaReceiptNumber").as_deref(),
+            metadata.get("MpesaReceiptNumber"),
         )?;
-        let amount = fields::required(NAME, "Amount", metadata.get("Amount").as_deref())?;
+        let amount = fields::required(NAME, "Amount", metadata.get("Amount"))?;
         Ok(Payment {
             provider: NAME.to_string(),
-            provider_txn_id: receipt,
+            provider_txn_id: receipt.into_owned(),
             money: fields::decimal_amount(NAME, &amount, currency)?,
             paid_at,
             status: PaymentStatus::Succeeded,

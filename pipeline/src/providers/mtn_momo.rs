@@ -20,25 +20,34 @@ const NAME: &str = "mtn_momo";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RequestToPay {
-    financial_transaction_id: Scalar,
-    external_id: Scalar,
-    amount: Scalar,
-    currency: Scalar,
-    #[serde(default)]
-    payer: Option<Party>,
-    payer_message: Scalar,
-    payee_note: Scalar,
-    status: Scalar,
+struct RequestToPay<'a> {
+    #[serde(borrow)]
+    financial_transaction_id: Scalar<'a>,
+    #[serde(borrow)]
+    external_id: Scalar<'a>,
+    #[serde(borrow)]
+    amount: Scalar<'a>,
+    #[serde(borrow)]
+    currency: Scalar<'a>,
+    #[serde(default, borrow)]
+    payer: Option<Party<'a>>,
+    #[serde(borrow)]
+    payer_message: Scalar<'a>,
+    #[serde(borrow)]
+    payee_note: Scalar<'a>,
+    #[serde(borrow)]
+    status: Scalar<'a>,
     #[serde(default)]
     reason: Option<Value>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Party {
-    party_id_type: Scalar,
-    party_id: Scalar,
+struct Party<'a> {
+    #[serde(borrow)]
+    party_id_type: Scalar<'a>,
+    #[serde(borrow)]
+    party_id: Scalar<'a>,
 }
 
 fn reason_text(reason: Option<&Value>) -> String {
@@ -68,12 +77,12 @@ impl Provider for MtnMomo {
         ctx: &NormalizeContext<'_>,
     ) -> Result<Payment, NormalizeError> {
         let r: RequestToPay = fields::parse_json(NAME, payload)?;
-        let status = fields::required(NAME, "status", text(&r.status).as_deref())?;
+        let status = fields::required(NAME, "status", text(&r.status))?;
         let status_upper = status.to_ascii_uppercase();
         let external_id = text(&r.external_id);
-        let currency_code = fields::required(NAME, "currency", text(&r.currency).as_deref())?;
+        let currency_code = fields::required(NAME, "currency", text(&r.currency))?;
         let currency = fields::currency(NAME, &currency_code)?;
-        let amount = fields::required(NAME, "amount", text(&r.amount).as_deref())?;
+        let amount = fields::required(NAME, "amount", text(&r.amount))?;
         let money = fields::decimal_amount(NAME, &amount, currency)?;
         let payment_status = match status_upper.as_str() {
             "SUCCESSFUL" => PaymentStatus::Succeeded,
@@ -85,21 +94,21 @@ impl Provider for MtnMomo {
             "PENDING" | "CREATED" | "ONGOING" => {
                 return Err(NormalizeError::NotFinal {
                     provider: NAME,
-                    status,
+                    status: status.into_owned(),
                 })
             }
             _ => {
                 return Err(NormalizeError::Unsupported {
                     provider: NAME,
                     what: "status",
-                    value: status,
+                    value: status.into_owned(),
                 })
             }
         };
         let txn_id = match (text(&r.financial_transaction_id), &payment_status) {
             (Some(id), _) => id,
             (None, PaymentStatus::Failed { .. }) => {
-                fields::required(NAME, "externalId", external_id.as_deref())?
+                fields::required(NAME, "externalId", external_id.clone())?
             }
             (None, _) => {
                 return Err(NormalizeError::MissingField {
@@ -123,7 +132,7 @@ impl Provider for MtnMomo {
         ]);
         Ok(Payment {
             provider: NAME.to_string(),
-            provider_txn_id: txn_id,
+            provider_txn_id: txn_id.into_owned(),
             money,
             paid_at: ctx.fallback_time(),
             status: payment_status,

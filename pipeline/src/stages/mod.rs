@@ -12,5 +12,5 @@ pub mod allocate;
 pub mod stage1;
 pub mod stage2;
 
-pub use stage1::{Routed, Stage1};
+pub use stage1::{Routed, Stage1, READ_AHEAD_BATCH};
 pub use stage2::{Applied, Stage2, ToApply};

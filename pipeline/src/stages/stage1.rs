@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use matchers::strategies::{self, Matcher};
 use matchers::{CustomerIndex, MatchingConfig};
 use model::{
-    DeadLetter, Decision, Outcome, Payment, PaymentEnvelope, PaymentStatus, ReferenceKind,
+    DeadLetter, Decision, Outcome, Payment, PaymentEnvelopeRef, PaymentStatus, ReferenceKind,
 };
 
 use crate::config::ProvidersConfig;
@@ -35,6 +35,12 @@ pub enum Routed {
     /// Refused, with why.
     DeadLetter(DeadLetter),
 }
+
+/// Inputs [`Stage1::process_batch`] is given at a time by the embedded
+/// mode and the Kafka driver: enough for the read-ahead's memory waits to
+/// overlap (BENCHMARKS, session 17), few enough that a batch's lookups stay
+/// in cache until they are used.
+pub const READ_AHEAD_BATCH: usize = 32;
 
 /// Stage 1's code and state.
 pub struct Stage1 {
@@ -210,7 +216,7 @@ impl Stage1 {
         raw: &str,
         now: DateTime<Utc>,
     ) -> std::result::Result<Payment, Box<Routed>> {
-        let envelope: PaymentEnvelope = match serde_json::from_str(raw) {
+        let envelope: PaymentEnvelopeRef<'_> = match serde_json::from_str(raw) {
             Ok(e) => e,
             Err(e) => {
                 let provider = serde_json::from_str::<serde_json::Value>(raw)
@@ -246,7 +252,7 @@ impl Stage1 {
                     raw,
                     e.to_string(),
                     e.kind(),
-                    Some(envelope.provider.clone()),
+                    Some(envelope.provider.to_string()),
                     now,
                 ))
             })
