@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::dedupe::Source;
 use crate::error::{Error, Result};
-use crate::stages::{Routed, Stage1, Stage2};
+use crate::stages::{Routed, Stage1, Stage2, READ_AHEAD_BATCH};
 
 /// The files of one `paymatch match` run.
 #[derive(Clone, Debug)]
@@ -282,9 +282,6 @@ impl Outputs {
 /// Payments between state commits.
 const COMMIT_EVERY: u64 = 4096;
 
-/// Payments stage 1 takes at a time (see `Stage1::process_batch`).
-const STAGE1_BATCH: usize = 32;
-
 /// Runs `paymatch match`.
 ///
 /// # Errors
@@ -370,10 +367,10 @@ pub fn run_match(files: &MatchFiles, config: &Config, show_progress: bool) -> Re
         pending.clear();
         Ok(())
     };
-    let mut pending = Vec::with_capacity(STAGE1_BATCH);
+    let mut pending = Vec::with_capacity(READ_AHEAD_BATCH);
     for_each_line(&files.payments, &bar, |_, text| {
         pending.push(text.to_string());
-        if pending.len() == STAGE1_BATCH {
+        if pending.len() == READ_AHEAD_BATCH {
             run_batch(&mut pending)?;
         }
         Ok(())

@@ -33,33 +33,27 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::producer::{Producer, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::client::{self, kafka_error};
 use super::context::Quiet;
 use super::context::Watch;
+pub use super::records::{origin_header, ORIGIN_HEADER};
+use super::records::{send, send_outputs, Polled, Record, BATCH};
 use super::stage::{Input, Output, StreamStage};
 use super::table::KeyValue;
 use super::window::Window;
 use super::KafkaConfig;
-use crate::dedupe::Source;
 use crate::error::{Error, Result};
 use crate::metrics as m;
 
-/// Header carrying the raw payment's append time (ms since the epoch)
-/// through both stages, for the end-to-end latency. The outputs' record
-/// timestamp carries the same time, and that is what the stages read:
-/// parsing every input's headers cost 3–5 % of a stage's thread.
-pub const ORIGIN_HEADER: &str = "paymatch-origin-ms";
-
-type TxProducer = ThreadedProducer<Quiet>;
+pub(super) type TxProducer = ThreadedProducer<Quiet>;
 
 /// How a failed transaction is recovered.
 #[derive(Debug)]
-enum Failure {
+pub(super) enum Failure {
     /// Abort it, rewind, carry on with the same producer.
     Abort(String),
     /// Re-create the producer (fences the old one), rewind, carry on.
@@ -68,7 +62,7 @@ enum Failure {
     Fatal(Error),
 }
 
-fn classify(context: &str, e: KafkaError) -> Failure {
+pub(super) fn classify(context: &str, e: KafkaError) -> Failure {
     if let KafkaError::Transaction(rd) = &e {
         if rd.code() == RDKafkaErrorCode::Fenced || rd.code() == RDKafkaErrorCode::ProducerFenced {
             return Failure::Fatal(Error::Kafka {
@@ -229,6 +223,36 @@ impl<S: StreamStage> Driver<S> {
         }
     }
 
+    /// Adds the records the consumer has already fetched to `batch`, up to
+    /// `room`, without waiting for more.
+    fn poll_fetched(&self, batch: &mut Vec<Polled>, room: usize) {
+        while batch.len() < room {
+            match self.consumer.poll(Duration::ZERO) {
+                Some(Ok(msg)) => batch.push(Polled::copy(&msg)),
+                Some(Err(e)) => {
+                    tracing::warn!(stage = self.stage.name(), %e, "consumer");
+                    return;
+                }
+                None => return,
+            }
+        }
+    }
+
+    /// Restores `partition`'s state (and that of every other assigned
+    /// partition not restored yet) unless it already was.
+    fn restore_if_new(&mut self, partition: i32) -> Result<(), Failure> {
+        if self.restored.contains(&partition) {
+            return Ok(());
+        }
+        self.restore_assigned(partition).map_err(|e| {
+            if e.is_retryable() {
+                Failure::Recreate(format!("restoring state: {e}"))
+            } else {
+                Failure::Fatal(e)
+            }
+        })
+    }
+
     /// Reads the changelog partitions of every assigned input partition not
     /// restored yet (and of `partition`, which a record just came from)
     /// back into local state, with one reader.
@@ -273,6 +297,8 @@ impl<S: StreamStage> Driver<S> {
         let mut origins: Vec<i64> = Vec::new();
         let mut inputs = 0usize;
         let mut outputs: Vec<Output> = Vec::new();
+        let mut batch: Vec<Polled> = Vec::with_capacity(BATCH);
+        let mut ends: Vec<usize> = Vec::with_capacity(BATCH);
         let step = Duration::from_millis(self.config.transaction_ms);
         let longest = Duration::from_millis(self.config.backlog_transaction_ms);
         let bursts = self.stage.input_arrives_in_bursts();
@@ -286,6 +312,19 @@ impl<S: StreamStage> Driver<S> {
             if let Some(window) = &mut open {
                 window.waited(polling.elapsed(), polled.is_some());
             }
+            // What the consumer has already fetched joins the polled record,
+            // without waiting: stage 1 reads a batch's lookups ahead together.
+            batch.clear();
+            match polled {
+                None => {}
+                Some(Err(e)) => tracing::warn!(stage = name, %e, "consumer"),
+                Some(Ok(msg)) => {
+                    batch.push(Polled::copy(&msg));
+                    drop(msg);
+                    let room = BATCH.min(self.config.max_batch.saturating_sub(inputs));
+                    self.poll_fetched(&mut batch, room);
+                }
+            }
             if self.consumer.context().rebalances() != generation {
                 self.restored.clear();
                 if open.is_some() {
@@ -293,63 +332,28 @@ impl<S: StreamStage> Driver<S> {
                 }
                 return Ok(());
             }
-            match polled {
-                None => {}
-                Some(Err(e)) => {
-                    tracing::warn!(stage = name, %e, "consumer");
+            if !batch.is_empty() {
+                // State first, outside any transaction (a long restore must
+                // not hold one open).
+                for polled in &batch {
+                    self.restore_if_new(polled.source.partition)?;
                 }
-                Some(Ok(msg)) => {
-                    let partition = msg.partition();
-                    let offset = msg.offset();
-                    let origin = origin_ms(&msg);
-                    let value = msg.payload().unwrap_or_default().to_vec();
-                    drop(msg);
-                    // State first, outside any transaction (a long restore
-                    // must not hold one open).
-                    if !self.restored.contains(&partition) {
-                        self.restore_assigned(partition).map_err(|e| {
-                            if e.is_retryable() {
-                                Failure::Recreate(format!("restoring state: {e}"))
-                            } else {
-                                Failure::Fatal(e)
-                            }
-                        })?;
-                    }
-                    if open.is_none() {
-                        producer
-                            .begin_transaction()
-                            .map_err(|e| classify("begin_transaction", e))?;
-                        open = Some(Window::open(Instant::now(), step, longest, bursts));
-                    }
-                    self.stage
-                        .process(
-                            Input {
-                                value: &value,
-                                source: Source { partition, offset },
-                            },
-                            &mut outputs,
-                        )
-                        .map_err(Failure::Fatal)?;
-                    let headers = origin.map(|o| {
-                        OwnedHeaders::new().insert(Header {
-                            key: ORIGIN_HEADER,
-                            value: Some(&o.to_string()),
-                        })
-                    });
-                    for out in outputs.drain(..) {
-                        let record = Record {
-                            topic: &out.topic,
-                            key: out.key.as_deref(),
-                            value: &out.value,
-                            partition: None,
-                            timestamp: origin,
-                            headers: headers.clone(),
-                        };
-                        send(producer, record)?;
-                    }
-                    offsets.insert(partition, offset + 1);
+                if open.is_none() {
+                    producer
+                        .begin_transaction()
+                        .map_err(|e| classify("begin_transaction", e))?;
+                    open = Some(Window::open(Instant::now(), step, longest, bursts));
+                }
+                let records: Vec<Input<'_>> = batch.iter().map(Polled::input).collect();
+                ends.clear();
+                self.stage
+                    .process_batch(&records, &mut outputs, &mut ends)
+                    .map_err(Failure::Fatal)?;
+                send_outputs(producer, &batch, &ends, &mut outputs)?;
+                for polled in &batch {
+                    offsets.insert(polled.source.partition, polled.source.offset + 1);
                     inputs += 1;
-                    if let Some(o) = origin {
+                    if let Some(o) = polled.origin {
                         origins.push(o);
                         if let Some(window) = &mut open {
                             window.took(o);
@@ -451,63 +455,6 @@ impl<S: StreamStage> Driver<S> {
             &ages,
         );
         Ok(())
-    }
-}
-
-/// The raw payment's append time: the record's own timestamp. A raw
-/// payment's is its append (or create) time; stage 1's outputs carry that
-/// same time as theirs, so stage 2 reads it the same way, without parsing
-/// headers. (Kafka Streams gives outputs their input's timestamp too.)
-fn origin_ms<M: Message>(msg: &M) -> Option<i64> {
-    msg.timestamp().to_millis()
-}
-
-/// The `paymatch-origin-ms` header of a record, for readers of the
-/// outputs (the latency harness, the tests); the stages themselves read
-/// the timestamp ([`origin_ms`]).
-pub fn origin_header<M: Message>(msg: &M) -> Option<i64> {
-    msg.headers()?
-        .iter()
-        .find(|h| h.key == ORIGIN_HEADER)
-        .and_then(|h| std::str::from_utf8(h.value?).ok()?.parse().ok())
-}
-
-/// One record to produce.
-struct Record<'a> {
-    topic: &'a str,
-    key: Option<&'a str>,
-    value: &'a [u8],
-    /// `None`: the key's partition.
-    partition: Option<i32>,
-    /// `None`: now.
-    timestamp: Option<i64>,
-    headers: Option<OwnedHeaders>,
-}
-
-/// Queues one record, waiting while the producer's queue is full.
-fn send(producer: &TxProducer, out: Record<'_>) -> Result<(), Failure> {
-    let mut record: BaseRecord<'_, str, [u8]> = BaseRecord::to(out.topic).payload(out.value);
-    if let Some(k) = out.key {
-        record = record.key(k);
-    }
-    if let Some(p) = out.partition {
-        record = record.partition(p);
-    }
-    if let Some(t) = out.timestamp {
-        record = record.timestamp(t);
-    }
-    if let Some(h) = out.headers {
-        record = record.headers(h);
-    }
-    loop {
-        match producer.send(record) {
-            Ok(()) => return Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                record = back;
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err((e, _)) => return Err(classify("producing", e)),
-        }
     }
 }
 

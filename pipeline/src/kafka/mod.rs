@@ -9,6 +9,8 @@
 //!   index; changelog restore);
 //! * [`stage`]: stage 1 and stage 2 as transactional stream stages;
 //! * [`driver`]: the exactly-once consume → process → produce loop;
+//! * `records`: what it consumes and produces, and the append time
+//!   carried from one to the other;
 //! * `window`: how long its transactions stay open (longer in a backlog);
 //! * [`publish`]: JSONL files into topics;
 //! * [`http`]: the Prometheus `/metrics` endpoint;
@@ -20,6 +22,7 @@ pub mod context;
 pub mod driver;
 pub mod http;
 pub mod publish;
+mod records;
 pub mod run;
 pub mod stage;
 pub mod table;

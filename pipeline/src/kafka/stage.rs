@@ -54,6 +54,25 @@ pub trait StreamStage: Send {
     /// # Errors
     /// A storage failure only; bad input becomes a dead letter.
     fn process(&mut self, input: Input<'_>, out: &mut Vec<Output>) -> Result<()>;
+    /// Processes records in order, with the same outputs as one
+    /// [`StreamStage::process`] call each; after input `i`, pushes to `ends`
+    /// where its outputs end in `out`. Stage 1 overrides it to read a
+    /// batch's index lookups ahead together (`Stage1::process_batch`).
+    ///
+    /// # Errors
+    /// A storage failure only; bad input becomes a dead letter.
+    fn process_batch(
+        &mut self,
+        inputs: &[Input<'_>],
+        out: &mut Vec<Output>,
+        ends: &mut Vec<usize>,
+    ) -> Result<()> {
+        for input in inputs {
+            self.process(*input, out)?;
+            ends.push(out.len());
+        }
+        Ok(())
+    }
     /// The stage's keyed state.
     fn state(&mut self) -> &mut dyn StageState;
     /// Whether the input arrives a transaction at a time: another stage's
@@ -139,10 +158,42 @@ impl StreamStage for Stage1Stream {
     }
     fn process(&mut self, input: Input<'_>, out: &mut Vec<Output>) -> Result<()> {
         let text = String::from_utf8_lossy(input.value);
-        match self
+        let routed = self
             .stage
-            .process_from(&text, Utc::now(), Some(input.source))?
-        {
+            .process_from(&text, Utc::now(), Some(input.source))?;
+        self.route(routed, out);
+        Ok(())
+    }
+    fn process_batch(
+        &mut self,
+        inputs: &[Input<'_>],
+        out: &mut Vec<Output>,
+        ends: &mut Vec<usize>,
+    ) -> Result<()> {
+        let texts: Vec<_> = inputs
+            .iter()
+            .map(|input| String::from_utf8_lossy(input.value))
+            .collect();
+        let batch: Vec<_> = texts
+            .iter()
+            .zip(inputs)
+            .map(|(text, input)| (text.as_ref(), Some(input.source)))
+            .collect();
+        for routed in self.stage.process_batch(&batch, Utc::now())? {
+            self.route(routed, out);
+            ends.push(out.len());
+        }
+        Ok(())
+    }
+    fn state(&mut self) -> &mut dyn StageState {
+        &mut self.stage
+    }
+}
+
+impl Stage1Stream {
+    /// The records one stage-1 result produces.
+    fn route(&self, routed: Routed, out: &mut Vec<Output>) {
+        match routed {
             Routed::DeadLetter(letter) => out.push(Output {
                 topic: self.topics.dlq.clone(),
                 key: None,
@@ -170,10 +221,6 @@ impl StreamStage for Stage1Stream {
                 });
             }
         }
-        Ok(())
-    }
-    fn state(&mut self) -> &mut dyn StageState {
-        &mut self.stage
     }
 }
 
