@@ -22,7 +22,7 @@ pub struct PaymentEnvelope {
     /// Which adapter reads the payload (`mpesa_c2b`, `stripe`, …).
     pub provider: String,
     /// When paymatch (or its gateway) received the callback.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::time::deserialize_option")]
     pub received_at: Option<DateTime<Utc>>,
     /// The provider's callback body exactly as it arrived, kept raw so
     /// amounts written as JSON numbers are read exactly, never via a float.
@@ -39,7 +39,7 @@ pub struct PaymentEnvelopeRef<'a> {
     #[serde(borrow)]
     pub provider: Cow<'a, str>,
     /// As [`PaymentEnvelope::received_at`].
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::time::deserialize_option")]
     pub received_at: Option<DateTime<Utc>>,
     /// As [`PaymentEnvelope::payload`].
     #[serde(borrow)]
