@@ -91,6 +91,7 @@ pub(super) fn send_outputs(
     ends: &[usize],
     outputs: &mut Vec<Output>,
 ) -> Result<(), Failure> {
+    debug_assert_eq!(ends.len(), batch.len(), "one end per input");
     let mut produced = outputs.drain(..);
     let mut done = 0;
     for (polled, &end) in batch.iter().zip(ends) {
