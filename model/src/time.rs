@@ -9,8 +9,9 @@
 //!
 //! Reading: chrono's parser, which accepts any offset, goes through its
 //! general format machinery, 2 % of stage 1 for each envelope's
-//! `received_at`. [`deserialize_option`] reads the common form
-//! (`2026-11-02T06:38:45Z`) by hand and leaves every other to chrono.
+//! `received_at`. [`parse`] reads the common forms
+//! (`2026-11-02T06:38:45Z`, `2026-11-02T06:38:45.824Z`) by hand and leaves
+//! every other to chrono.
 
 use std::fmt;
 
@@ -97,7 +98,7 @@ pub fn serialize_option<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Resul
 }
 
 /// Reads an RFC 3339 time as chrono's serde impl does (any offset, as
-/// UTC); `YYYY-MM-DDTHH:MM:SSZ` without its general parser.
+/// UTC); `YYYY-MM-DDTHH:MM:SS[.f]Z` without its general parser.
 ///
 /// # Errors
 /// chrono's, for text that is not such a time.
@@ -109,25 +110,31 @@ pub fn parse(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` exactly; `None` for anything else (chrono then
-/// decides, with its own error).
+/// `YYYY-MM-DDTHH:MM:SS[.f]Z` (one to nine digits of fraction) exactly;
+/// `None` for anything else (chrono then decides, with its own error).
 fn parse_plain_utc(b: &[u8]) -> Option<DateTime<Utc>> {
-    let pattern = b"dddd-dd-ddTdd:dd:ddZ";
-    if b.len() != pattern.len()
-        || !b.iter().zip(pattern).all(|(&c, &p)| match p {
-            b'd' => c.is_ascii_digit(),
-            _ => c == p,
-        })
-    {
+    let pattern = b"dddd-dd-ddTdd:dd:dd";
+    let (seconds, rest) = b.split_at_checked(pattern.len())?;
+    let shaped = seconds.iter().zip(pattern).all(|(&c, &p)| match p {
+        b'd' => c.is_ascii_digit(),
+        _ => c == p,
+    });
+    let fraction = match rest {
+        [b'Z'] => &[][..],
+        [b'.', digits @ .., b'Z'] if (1..=9).contains(&digits.len()) => digits,
+        _ => return None,
+    };
+    if !shaped || !fraction.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let num = |from: usize, to: usize| {
-        b[from..to]
+    let num = |digits: &[u8]| {
+        digits
             .iter()
             .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'))
     };
-    NaiveDate::from_ymd_opt(num(0, 4) as i32, num(5, 7), num(8, 10))?
-        .and_hms_opt(num(11, 13), num(14, 16), num(17, 19))
+    let nanos = num(fraction) * 10u32.pow(9 - fraction.len() as u32);
+    NaiveDate::from_ymd_opt(num(&b[0..4]) as i32, num(&b[5..7]), num(&b[8..10]))?
+        .and_hms_nano_opt(num(&b[11..13]), num(&b[14..16]), num(&b[17..19]), nanos)
         .map(|t| t.and_utc())
 }
 
@@ -213,6 +220,12 @@ mod tests {
         for json in [
             r#""2026-11-02T06:38:45Z""#,
             r#""2026-11-02T06:38:45.5Z""#,
+            r#""2026-11-02T06:38:45.824Z""#,
+            r#""2026-11-02T06:38:45.123456789Z""#,
+            r#""2026-11-02T06:38:45.1234567891Z""#,
+            r#""2026-11-02T06:38:45.Z""#,
+            r#""2026-11-02T06:38:45.82xZ""#,
+            r#""2016-12-31T23:59:60.5Z""#,
             r#""2026-11-02T09:38:45+03:00""#,
             r#""2026-11-02t06:38:45z""#,
             r#""2026-11-02 06:38:45Z""#,
@@ -236,9 +249,10 @@ mod tests {
         #[test]
         fn reads_as_chrono_reads(
             secs in -70_000_000_000i64..300_000_000_000i64,
-            shaped in "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z",
+            shaped in "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,10})?Z",
+            nanos in 0u32..1_000_000_000,
         ) {
-            if let Some(t) = DateTime::from_timestamp(secs, 0) {
+            if let Some(t) = DateTime::from_timestamp(secs, nanos) {
                 let json = serde_json::to_string(&t).unwrap();
                 prop_assert_eq!(read(&json), chrono_reads(&json));
             }
