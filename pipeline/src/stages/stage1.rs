@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use matchers::strategies::{self, Matcher};
 use matchers::{CustomerIndex, MatchingConfig};
 use model::{
-    DeadLetter, Decision, Outcome, Payment, PaymentEnvelopeRef, PaymentStatus, ReferenceKind,
+    DeadLetter, Decision, Outcome, Payment, PaymentEnvelope, PaymentEnvelopeRef, PaymentStatus,
+    ReferenceKind,
 };
 
 use crate::config::ProvidersConfig;
@@ -219,6 +220,10 @@ impl Stage1 {
         let envelope: PaymentEnvelopeRef<'_> = match serde_json::from_str(raw) {
             Ok(e) => e,
             Err(e) => {
+                // Told as the contract's type (`PaymentEnvelope`) names it.
+                let e = serde_json::from_str::<PaymentEnvelope>(raw)
+                    .err()
+                    .map_or_else(|| e.to_string(), |owned| owned.to_string());
                 let provider = serde_json::from_str::<serde_json::Value>(raw)
                     .ok()
                     .and_then(|v| {
@@ -419,6 +424,19 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         "2026-11-02T12:00:00Z".parse().unwrap()
+    }
+
+    /// Envelopes are read borrowed, but refusals name the contract's type.
+    #[test]
+    fn a_refused_envelope_is_told_as_the_contract_names_it() {
+        let mut s = stage();
+        let Routed::DeadLetter(letter) = s.process("[]", now()).unwrap() else {
+            panic!("not a dead letter");
+        };
+        assert_eq!(
+            letter.error,
+            "not a payment envelope: invalid length 0, expected struct PaymentEnvelope with 3 elements at line 1 column 2"
+        );
     }
 
     #[test]
