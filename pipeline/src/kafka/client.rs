@@ -151,7 +151,7 @@ mod tests {
                 .get("linger.ms")
                 .map(str::to_string)
         };
-        assert_eq!(linger(&config).as_deref(), Some("100"));
+        assert_eq!(linger(&config), Some(config.transaction_ms.to_string()));
         config.transaction_ms = 4;
         assert_eq!(linger(&config).as_deref(), Some("5"));
         config.transaction_ms = 60_000;

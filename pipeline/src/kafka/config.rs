@@ -20,7 +20,8 @@ pub struct KafkaConfig {
     /// Default `paymatch`.
     pub group_prefix: String,
     /// Longest time one transaction stays open collecting records, in ms.
-    /// Longer: more throughput; shorter: lower latency. Default 100. The
+    /// Longer: fewer commits; shorter: lower latency. Default 50 (100
+    /// before session 18; BENCHMARKS, "Session 18"). The
     /// stages' producers linger as long (`linger.ms`, 5 ms to 1 s) to send
     /// fewer, larger requests, and the commit flushes what still lingers;
     /// `[kafka.client] "linger.ms"` overrides.
@@ -58,7 +59,7 @@ impl Default for KafkaConfig {
             brokers: "127.0.0.1:9092".into(),
             topic_prefix: "paymatch.".into(),
             group_prefix: "paymatch".into(),
-            transaction_ms: 100,
+            transaction_ms: 50,
             backlog_transaction_ms: 500,
             max_batch: 50_000,
             session_timeout_ms: 10_000,

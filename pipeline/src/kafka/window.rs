@@ -2,7 +2,7 @@
 //! up with its input, longer while it has a backlog.
 //!
 //! A commit costs tens of milliseconds whatever the transaction holds, so a
-//! short window (`transaction_ms`, 100 ms) keeps latency low at steady
+//! short window (`transaction_ms`, 50 ms) keeps latency low at steady
 //! rates, and a long one amortises the commit over more records: on the
 //! benchmark machine 500 ms windows drain a backlog about 1.5 times faster.
 //! The window picks between them by itself. At the end of each step of
