@@ -41,13 +41,14 @@ use super::client::{self, kafka_error};
 use super::context::Quiet;
 use super::context::Watch;
 pub use super::records::{origin_header, ORIGIN_HEADER};
-use super::records::{send, send_outputs, Polled, Record, BATCH};
+use super::records::{send, send_outputs, Polled, Record};
 use super::stage::{Input, Output, StreamStage};
 use super::table::KeyValue;
 use super::window::Window;
 use super::KafkaConfig;
 use crate::error::{Error, Result};
 use crate::metrics as m;
+use crate::stages::READ_AHEAD_BATCH;
 
 pub(super) type TxProducer = ThreadedProducer<Quiet>;
 
@@ -297,8 +298,8 @@ impl<S: StreamStage> Driver<S> {
         let mut origins: Vec<i64> = Vec::new();
         let mut inputs = 0usize;
         let mut outputs: Vec<Output> = Vec::new();
-        let mut batch: Vec<Polled> = Vec::with_capacity(BATCH);
-        let mut ends: Vec<usize> = Vec::with_capacity(BATCH);
+        let mut batch: Vec<Polled> = Vec::with_capacity(READ_AHEAD_BATCH);
+        let mut ends: Vec<usize> = Vec::with_capacity(READ_AHEAD_BATCH);
         let step = Duration::from_millis(self.config.transaction_ms);
         let longest = Duration::from_millis(self.config.backlog_transaction_ms);
         let bursts = self.stage.input_arrives_in_bursts();
@@ -321,7 +322,7 @@ impl<S: StreamStage> Driver<S> {
                 Some(Ok(msg)) => {
                     batch.push(Polled::copy(&msg));
                     drop(msg);
-                    let room = BATCH.min(self.config.max_batch.saturating_sub(inputs));
+                    let room = READ_AHEAD_BATCH.min(self.config.max_batch.saturating_sub(inputs));
                     self.poll_fetched(&mut batch, room);
                 }
             }

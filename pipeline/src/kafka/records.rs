@@ -20,10 +20,6 @@ use crate::dedupe::Source;
 /// parsing every input's headers cost 3–5 % of a stage's thread.
 pub const ORIGIN_HEADER: &str = "paymatch-origin-ms";
 
-/// Records handed to the stage at once, at most: what the consumer has
-/// already fetched, up to the batch `Stage1::process_batch` reads ahead for.
-pub(super) const BATCH: usize = crate::stages::READ_AHEAD_BATCH;
-
 /// A consumed record, copied out of the consumer's buffer so the driver
 /// can restore state and poll again before processing it.
 pub(super) struct Polled {
@@ -56,7 +52,7 @@ impl Polled {
 /// payment's is its append (or create) time; stage 1's outputs carry that
 /// same time as theirs, so stage 2 reads it the same way, without parsing
 /// headers. (Kafka Streams gives outputs their input's timestamp too.)
-pub(super) fn origin_ms<M: Message>(msg: &M) -> Option<i64> {
+fn origin_ms<M: Message>(msg: &M) -> Option<i64> {
     msg.timestamp().to_millis()
 }
 
