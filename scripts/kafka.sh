@@ -14,7 +14,9 @@
 # $PAYMATCH_KAFKA_HOME/data-$PORT; removed by `down` when PAYMATCH_KAFKA_KEEP
 # is unset, so every `up` starts empty), PAYMATCH_KAFKA_OWNER_PID (the test
 # harness's pid: a watchdog stops the broker and removes its data when that
-# process is gone, however it ended).
+# process is gone, however it ended), PAYMATCH_KAFKA_JAVA_OPTS (the JVM's
+# options), PAYMATCH_KAFKA_PROPERTIES (extra server.properties lines,
+# space-separated key=value pairs).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 pom="$root/scripts/kafka/pom.xml"
@@ -76,6 +78,10 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 log.flush.interval.messages=9223372036854775807
 PROPS
+  # Extra broker settings, space-separated key=value pairs (benchmarks try
+  # thread counts and the like this way).
+  local extra
+  for extra in ${PAYMATCH_KAFKA_PROPERTIES:-}; do echo "$extra" >> "$data/server.properties"; done
   cat > "$data/log4j2.properties" <<PROPS
 appender.file.type=File
 appender.file.name=file

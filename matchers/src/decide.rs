@@ -8,7 +8,7 @@ use model::{Candidate, Customer, Outcome, Payment};
 
 use crate::config::MatchingConfig;
 use crate::error::Result;
-use crate::evidence::{round4, Evidence};
+use crate::evidence::{as_candidates, round4, Evidence};
 use crate::index::CustomerIndex;
 use crate::strategies::{self, Matcher};
 
@@ -63,8 +63,8 @@ fn review(rule: &str, detail: String, confidence: f64, candidates: Vec<Candidate
 
 /// Decides from gathered evidence (pure).
 pub fn decide(payment: &Payment, evidence: &Evidence, config: &MatchingConfig) -> MatchResult {
-    let candidates = evidence.to_candidates(config.max_candidates_listed);
     let ranked = evidence.ranked();
+    let candidates = as_candidates(&ranked, config.max_candidates_listed);
     let Some(top) = ranked.first() else {
         return review(
             "no_candidate",

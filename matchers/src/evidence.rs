@@ -54,11 +54,11 @@ impl CandidateEvidence {
 
     /// Reasons, strongest evidence first, penalties last.
     pub fn reasons(&self) -> Vec<String> {
-        let mut signals = self.signals.clone();
-        signals.sort_by(Signal::stronger_first);
+        let mut signals: Vec<&Signal> = self.signals.iter().collect();
+        signals.sort_by(|a, b| Signal::stronger_first(a, b));
         signals
             .into_iter()
-            .chain(self.penalties.iter().cloned())
+            .chain(&self.penalties)
             .map(|s| s.reason.to_string())
             .collect()
     }
@@ -149,19 +149,20 @@ impl Evidence {
         });
         scored.into_iter().map(|(_, c)| c).collect()
     }
+}
 
-    /// The ranked candidates as contract records, scores rounded.
-    pub fn to_candidates(&self, limit: usize) -> Vec<Candidate> {
-        self.ranked()
-            .into_iter()
-            .take(limit)
-            .map(|c| Candidate {
-                customer_id: c.customer_id.clone(),
-                score: round4(c.score()),
-                reasons: c.reasons(),
-            })
-            .collect()
-    }
+/// The first `limit` of candidates already [`Evidence::ranked`], as
+/// contract records, scores rounded.
+pub fn as_candidates(ranked: &[&CandidateEvidence], limit: usize) -> Vec<Candidate> {
+    ranked
+        .iter()
+        .take(limit)
+        .map(|c| Candidate {
+            customer_id: c.customer_id.clone(),
+            score: round4(c.score()),
+            reasons: c.reasons(),
+        })
+        .collect()
 }
 
 /// Rounds a score to four decimals for stable, readable output.

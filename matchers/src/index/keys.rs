@@ -105,6 +105,19 @@ impl RefTarget {
         .into_bytes()
     }
 
+    /// The customer of an encoded set member, read in place: what
+    /// `decode(bytes)?.customer_id()` returns, without copying.
+    pub fn customer_of(bytes: &[u8]) -> Option<&str> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let mut parts = text.split(SEP);
+        let tag = parts.next()?;
+        let customer_id = parts.next()?;
+        match (tag, parts.next()) {
+            ("A", None) | ("I" | "U", Some(_)) => Some(customer_id),
+            _ => None,
+        }
+    }
+
     /// Decodes a set member.
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         let text = std::str::from_utf8(bytes).ok()?;
@@ -284,6 +297,25 @@ mod tests {
             assert_eq!(RefTarget::decode(&t.encode()), Some(t));
         }
         assert_eq!(RefTarget::decode(b"garbage"), None);
+    }
+
+    proptest::proptest! {
+        /// Reading the customer in place agrees with decoding, on any bytes
+        /// (members are built from a few tags, separators and ids here, so
+        /// most cases are near-valid).
+        #[test]
+        fn the_customer_read_in_place_is_the_decoded_one(
+            parts in proptest::collection::vec("[AIUX]?|C[0-9]{1,3}|", 0..5),
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..3),
+        ) {
+            let mut bytes = parts.join("\u{1f}").into_bytes();
+            bytes.extend(noise);
+            let decoded = RefTarget::decode(&bytes);
+            proptest::prop_assert_eq!(
+                RefTarget::customer_of(&bytes),
+                decoded.as_ref().map(RefTarget::customer_id)
+            );
+        }
     }
 
     #[test]

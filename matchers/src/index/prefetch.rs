@@ -13,7 +13,8 @@
 use model::reference::{canonical, fold_case_and_punctuation};
 use model::{PayerPhone, Payment, ReferenceKind};
 
-use super::{keys, phone_hash_key, CustomerIndex};
+use super::{keys, phone_hash_key, CustomerIndex, RefTarget};
+use crate::store::set::Members;
 use crate::store::Table;
 
 impl CustomerIndex {
@@ -42,39 +43,49 @@ impl CustomerIndex {
             }
         }
         self.store.prefetch(Table::Refs, &first);
-        // The keys are in cache now: read who they name.
-        let mut customers: Vec<String> = Vec::with_capacity(first.len());
+        // The keys are in cache now: read who they name, in place.
+        let mut named: Vec<(u8, Members)> = Vec::with_capacity(first.len());
         let mut unresolved = Vec::new();
         for key in &first {
-            let found = self.named_by(key, &mut customers);
-            if !found && key.first() == Some(&b'x') {
+            let family = key.first().copied().unwrap_or_default();
+            let members = self.named_by(key);
+            if family == b'x' && customers_named(family, &members).next().is_none() {
                 let typed = std::str::from_utf8(key.get(2..).unwrap_or_default()).unwrap_or("");
                 unresolved.push(keys::key('c', &canonical(typed)));
             }
+            named.push((family, members));
         }
         self.store.prefetch(Table::Refs, &unresolved);
         for key in &unresolved {
-            self.named_by(key, &mut customers);
+            named.push((b'c', self.named_by(key)));
         }
         // Then those customers' records, and the names the strategies
         // compare.
-        let ids: Vec<&str> = customers.iter().map(String::as_str).collect();
+        let ids: Vec<&str> = named
+            .iter()
+            .flat_map(|(family, members)| customers_named(*family, members))
+            .collect();
         self.customers.prefetch(&ids, |customer| {
             customer.name.bytes().next().map_or(0, u64::from)
         });
     }
 
-    /// Adds the customers a reference or phone key names to `customers`
-    /// (read as the lookups read them); whether it names any. A read that
-    /// fails names none: the lookup itself will report it.
-    fn named_by(&self, key: &[u8], customers: &mut Vec<String>) -> bool {
-        let before = customers.len();
-        if matches!(key.first(), Some(b'x' | b'c')) {
-            let targets = self.targets_at(key).unwrap_or_default();
-            customers.extend(targets.iter().map(|t| t.customer_id().to_string()));
-        } else {
-            customers.extend(self.customer_ids(key).unwrap_or_default());
-        }
-        customers.len() > before
+    /// The members of a reference or phone key. A read that fails names
+    /// no one: the lookup itself will report it.
+    fn named_by(&self, key: &[u8]) -> Members {
+        self.store.members(Table::Refs, key).unwrap_or_default()
     }
+}
+
+/// The customers the members of a key of `family` name (as the lookups
+/// read them): reference keys (`x`, `c`) hold encoded targets, phone and
+/// Stripe keys customer ids.
+fn customers_named(family: u8, members: &Members) -> impl Iterator<Item = &str> {
+    members.iter().filter_map(move |member| {
+        if matches!(family, b'x' | b'c') {
+            RefTarget::customer_of(member)
+        } else {
+            std::str::from_utf8(member).ok()
+        }
+    })
 }

@@ -25,12 +25,11 @@ use crate::state::Change;
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Routed {
-    /// A decision (any outcome), with the payment it was made on.
+    /// A decision (any outcome). It carries what the payment said (ids,
+    /// amount, payer): the payment itself is moved into it, not copied.
     Decided {
         /// The decision.
         decision: Decision,
-        /// The normalized payment.
-        payment: Payment,
     },
     /// Refused, with why.
     DeadLetter(DeadLetter),
@@ -70,38 +69,38 @@ fn dead_letter(
 }
 
 /// The reference shown to people: the first one the payer typed.
-fn display_reference(payment: &Payment) -> Option<String> {
-    payment
-        .references
+fn display_reference(references: Vec<model::ReferenceValue>) -> Option<String> {
+    let at = references
         .iter()
-        .find(|r| matches!(r.kind, ReferenceKind::Account | ReferenceKind::Invoice))
-        .or_else(|| payment.references.first())
-        .map(|r| r.value.clone())
+        .position(|r| matches!(r.kind, ReferenceKind::Account | ReferenceKind::Invoice))
+        .unwrap_or(0);
+    references.into_iter().nth(at).map(|r| r.value)
 }
 
+/// The decision's fields that come from the payment, moved out of it.
 fn base_decision(
-    payment: &Payment,
-    payment_id: &str,
+    payment: Payment,
+    payment_id: String,
     outcome: Outcome,
-    rule: &str,
+    rule: String,
     now: DateTime<Utc>,
 ) -> Decision {
     Decision {
-        payment_id: payment_id.to_string(),
-        provider: payment.provider.clone(),
-        provider_txn_id: payment.provider_txn_id.clone(),
+        payment_id,
+        provider: payment.provider,
+        provider_txn_id: payment.provider_txn_id,
         amount: payment.money.amount,
         currency: payment.money.currency,
         paid_at: payment.paid_at,
         outcome,
         customer_id: None,
         confidence: 0.0,
-        rule: rule.to_string(),
+        rule,
         allocations: Vec::new(),
         candidates: Vec::new(),
         reverses: None,
-        reference: display_reference(payment),
-        payer_name: payment.payer_name.clone(),
+        reference: display_reference(payment.references),
+        payer_name: payment.payer_name,
         payer_phone: payment.payer_phone.as_ref().map(|p| p.display()),
         detail: None,
         decided_at: Some(now),
@@ -205,9 +204,9 @@ impl Stage1 {
         now: DateTime<Utc>,
         source: Option<Source>,
     ) -> Result<Routed> {
-        let decision = self.decide(&payment, now, source)?;
-        m::decided(&payment.provider, decision.outcome);
-        Ok(Routed::Decided { decision, payment })
+        let decision = self.decide(payment, now, source)?;
+        m::decided(&decision.provider, decision.outcome);
+        Ok(Routed::Decided { decision })
     }
 
     /// The envelope's payment, or the dead letter that refuses it.
@@ -260,13 +259,19 @@ impl Stage1 {
 
     fn decide(
         &mut self,
-        payment: &Payment,
+        mut payment: Payment,
         now: DateTime<Utc>,
         source: Option<Source>,
     ) -> Result<Decision> {
-        let payment_id = &payment.payment_id();
-        if let Some(first) = self.first_seen(payment_id)? {
-            let mut d = base_decision(payment, payment_id, Outcome::Duplicate, "redelivery", now);
+        let payment_id = payment.payment_id();
+        if let Some(first) = self.first_seen(&payment_id)? {
+            let mut d = base_decision(
+                payment,
+                payment_id,
+                Outcome::Duplicate,
+                "redelivery".into(),
+                now,
+            );
             d.customer_id = first.customer_id;
             d.detail = Some(format!(
                 "redelivery of a payment first decided {}",
@@ -274,11 +279,14 @@ impl Stage1 {
             ));
             return Ok(d);
         }
-        let decision = match &payment.status {
+        // The status is read here; the rest of the payment moves into the
+        // decision.
+        let status = std::mem::replace(&mut payment.status, PaymentStatus::Succeeded);
+        let decision = match status {
             PaymentStatus::Failed { reason } => {
-                let mut d =
-                    base_decision(payment, payment_id, Outcome::Failed, "provider_failed", now);
-                d.detail = Some(reason.clone());
+                let rule = "provider_failed".into();
+                let mut d = base_decision(payment, payment_id, Outcome::Failed, rule, now);
+                d.detail = Some(reason);
                 d
             }
             PaymentStatus::Reversal { reverses } => {
@@ -286,8 +294,8 @@ impl Stage1 {
             }
             PaymentStatus::Succeeded => {
                 let r =
-                    matchers::match_payment(payment, &self.index, &self.matchers, &self.matching)?;
-                let mut d = base_decision(payment, payment_id, r.outcome, &r.rule, now);
+                    matchers::match_payment(&payment, &self.index, &self.matchers, &self.matching)?;
+                let mut d = base_decision(payment, payment_id, r.outcome, r.rule, now);
                 d.customer_id = r.customer_id;
                 d.confidence = r.confidence;
                 d.candidates = r.candidates;
@@ -297,7 +305,7 @@ impl Stage1 {
         };
         self.dedupe.record(
             source,
-            payment_id,
+            &decision.payment_id,
             &Seen {
                 outcome: decision.outcome,
                 customer_id: decision.customer_id.clone(),
@@ -310,52 +318,42 @@ impl Stage1 {
 
     fn reversal(
         &mut self,
-        payment: &Payment,
-        payment_id: &str,
-        reverses: &str,
+        payment: Payment,
+        payment_id: String,
+        reverses: String,
         now: DateTime<Utc>,
     ) -> Result<Decision> {
-        let original = self.first_seen(reverses)?;
-        let mut d = match original {
+        let (outcome, rule, customer_id, detail) = match self.first_seen(&reverses)? {
             Some(Seen {
                 outcome: Outcome::Matched,
                 customer_id: Some(customer),
                 ..
-            }) => {
-                let mut d = base_decision(payment, payment_id, Outcome::Reversal, "reversal", now);
-                d.customer_id = Some(customer);
-                d.confidence = 1.0;
-                d
-            }
-            Some(seen) => {
-                let mut d = base_decision(
-                    payment,
-                    payment_id,
-                    Outcome::Review,
-                    "reversal_of_unapplied_payment",
-                    now,
-                );
-                d.detail = Some(format!(
+            }) => (Outcome::Reversal, "reversal", Some(customer), None),
+            Some(seen) => (
+                Outcome::Review,
+                "reversal_of_unapplied_payment",
+                None,
+                Some(format!(
                     "takes money back from {reverses}, which was {} and never applied",
                     seen.outcome.as_str()
-                ));
-                d
-            }
-            None => {
-                let mut d = base_decision(
-                    payment,
-                    payment_id,
-                    Outcome::Review,
-                    "reversal_of_unknown_payment",
-                    now,
-                );
-                d.detail = Some(format!(
+                )),
+            ),
+            None => (
+                Outcome::Review,
+                "reversal_of_unknown_payment",
+                None,
+                Some(format!(
                     "takes money back from {reverses}, which paymatch never saw"
-                ));
-                d
-            }
+                )),
+            ),
         };
-        d.reverses = Some(reverses.to_string());
+        let mut d = base_decision(payment, payment_id, outcome, rule.into(), now);
+        if customer_id.is_some() {
+            d.confidence = 1.0;
+        }
+        d.customer_id = customer_id;
+        d.detail = detail;
+        d.reverses = Some(reverses);
         Ok(d)
     }
 
@@ -486,7 +484,7 @@ mod tests {
         let line = r#"{"provider":"generic","payload":"{\"txn_id\":\"T2\",\"amount\":\"10\",\"currency\":\"KES\"}"}"#;
         let routed = s.process(line, now()).unwrap();
         assert!(
-            matches!(routed, Routed::Decided { ref payment, .. } if payment.provider_txn_id == "T2"),
+            matches!(routed, Routed::Decided { ref decision } if decision.provider_txn_id == "T2"),
             "{routed:?}"
         );
     }
