@@ -27,7 +27,11 @@ home="${PAYMATCH_KAFKA_HOME:-$HOME/.cache/paymatch-kafka}"
 libs="$home/libs-$version"
 data="${PAYMATCH_KAFKA_DATA:-$home/data-$port}"
 pidfile="$home/broker-$port.pid"
-java_opts="${PAYMATCH_KAFKA_JAVA_OPTS:--Xms256m -Xmx1g -XX:+UseG1GC}"
+# ZGC: its pauses stay under a millisecond, where G1's young pauses took
+# 8-40 ms every two seconds under load; on this project's latency benchmark
+# the ledger's p99 was lower in five alternating runs out of five
+# (docs/BENCHMARKS.md, "Session 19").
+java_opts="${PAYMATCH_KAFKA_JAVA_OPTS:--Xms1g -Xmx1g -XX:+UseZGC}"
 
 log() { echo "kafka.sh: $*" >&2; }
 

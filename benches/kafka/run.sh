@@ -66,7 +66,7 @@ if [ "$MODE" = throughput ]; then
   "${PAYMATCH_RUN_BIN:-$BIN/paymatch}" run 2> "$WORK/run.log" &
   PM=$!
   "$BIN/kafka_load" --brokers 127.0.0.1:19092 drain --skip "$WARM_INPUTS" --inputs "$INPUTS"
-  curl -s 127.0.0.1:19464/metrics | grep -E '^paymatch_(transaction_commit_seconds|transaction_records)_(sum|count)' || true
+  curl -s 127.0.0.1:19464/metrics | grep -E '^paymatch_(transaction_commit_seconds|transaction_commit_step_seconds|transaction_records)_(sum|count)' || true
 else
   PAYMATCH_LOG=info "${PAYMATCH_RUN_BIN:-$BIN/paymatch}" run 2> "$WORK/run.log" &
   PM=$!
@@ -84,7 +84,7 @@ else
   fi
   BROKER_CPU0=$(cpu_seconds "$BROKER_PID")
   "$BIN/kafka_load" --brokers 127.0.0.1:19092 pace --payments "$WORK/measure.jsonl" --rate "$RATE" --linger-ms "${PACE_LINGER_MS:-5}"
-  curl -s 127.0.0.1:19464/metrics | grep -E "^paymatch_(end_to_end_seconds|transaction_commit_seconds|transaction_records)_(sum|count)" || true
+  curl -s 127.0.0.1:19464/metrics | grep -E "^paymatch_(end_to_end_seconds|transaction_commit_seconds|transaction_commit_step_seconds|transaction_records)_(sum|count)" || true
 fi
 echo "broker: $(awk -v a="$BROKER_CPU0" -v b="$(cpu_seconds "$BROKER_PID")" 'BEGIN {printf "%.1f", b - a}') s CPU while measured (user + system)"
 ticks=$(getconf CLK_TCK)

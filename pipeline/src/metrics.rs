@@ -32,6 +32,9 @@ pub const RECORDS_IN: &str = "paymatch_records_in_total";
 pub const TRANSACTIONS: &str = "paymatch_transactions_total";
 /// Time to commit one transaction (offsets + commit).
 pub const COMMIT_SECONDS: &str = "paymatch_transaction_commit_seconds";
+/// Each step of a commit: `acks` (the outputs' acknowledgements),
+/// `offsets` (`send_offsets_to_transaction`), `end` (`commit_transaction`).
+pub const COMMIT_STEP_SECONDS: &str = "paymatch_transaction_commit_step_seconds";
 /// Input records per committed transaction.
 pub const TRANSACTION_RECORDS: &str = "paymatch_transaction_records";
 /// From the raw payment's append to the stage's commit.
@@ -60,6 +63,11 @@ pub fn describe() {
         COMMIT_SECONDS,
         Unit::Seconds,
         "Time to send offsets and commit one transaction"
+    );
+    describe_histogram!(
+        COMMIT_STEP_SECONDS,
+        Unit::Seconds,
+        "Time of each step of a commit: acks, offsets, end"
     );
     describe_histogram!(
         TRANSACTION_RECORDS,
@@ -104,6 +112,13 @@ pub fn committed(stage: &'static str, records: usize, commit_seconds: f64, ages:
     let e2e = metrics::histogram!(END_TO_END, "stage" => stage);
     for age in ages {
         e2e.record(*age);
+    }
+}
+
+/// How long a commit's steps took (see [`COMMIT_STEP_SECONDS`]).
+pub fn commit_steps(stage: &'static str, acks: f64, offsets: f64, end: f64) {
+    for (step, seconds) in [("acks", acks), ("offsets", offsets), ("end", end)] {
+        metrics::histogram!(COMMIT_STEP_SECONDS, "stage" => stage, "step" => step).record(seconds);
     }
 }
 
