@@ -70,10 +70,10 @@ impl PayerPhone {
         }
     }
 
-    /// A display form: the digits, or `sha256:…`.
-    pub fn display(&self) -> String {
+    /// A display form: the digits (moved, not copied), or `sha256:…`.
+    pub fn into_display(self) -> String {
         match self {
-            PayerPhone::Clear(m) => m.to_string(),
+            PayerPhone::Clear(m) => m.into_string(),
             PayerPhone::Hashed(h) => format!("sha256:{h}"),
         }
     }

@@ -24,6 +24,11 @@ impl Msisdn {
         &self.0
     }
 
+    /// The digits, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
     /// The SHA-256 hex digest of the digits, as M-Pesa sends hashed numbers.
     pub fn hash(&self) -> String {
         phone_hash(&self.0)

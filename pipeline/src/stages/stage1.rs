@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use matchers::strategies::{self, Matcher};
 use matchers::{CustomerIndex, MatchingConfig};
 use model::{
-    DeadLetter, Decision, Outcome, Payment, PaymentEnvelopeRef, PaymentStatus, ReferenceKind,
+    DeadLetter, Decision, Outcome, PayerPhone, Payment, PaymentEnvelopeRef, PaymentStatus,
+    ReferenceKind,
 };
 
 use crate::config::ProvidersConfig;
@@ -101,7 +102,7 @@ fn base_decision(
         reverses: None,
         reference: display_reference(payment.references),
         payer_name: payment.payer_name,
-        payer_phone: payment.payer_phone.as_ref().map(|p| p.display()),
+        payer_phone: payment.payer_phone.map(PayerPhone::into_display),
         detail: None,
         decided_at: Some(now),
     }
