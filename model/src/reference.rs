@@ -7,26 +7,32 @@
 
 /// Upper case, ASCII letters and digits only; other characters dropped.
 pub fn fold_case_and_punctuation(text: &str) -> String {
-    text.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_uppercase())
-        .collect()
+    // Byte by byte: every byte kept is ASCII (a multi-byte character's
+    // bytes are all >= 0x80, never alphanumeric), so the result is the
+    // same as over `chars()`, without decoding them (this runs several
+    // times per payment).
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes().filter(u8::is_ascii_alphanumeric) {
+        out.push(char::from(b.to_ascii_uppercase()));
+    }
+    out
 }
 
 /// The canonical form: [`fold_case_and_punctuation`], then look-alike
 /// letters mapped to digits (O→0, I→1, L→1, S→5), then leading zeros of each
 /// run of digits dropped (`ACC00123` and `ACC123` meet).
 pub fn canonical(text: &str) -> String {
-    let folded = fold_case_and_punctuation(text);
-    let mut out = String::with_capacity(folded.len());
+    // One pass over the bytes, folding as it goes (see
+    // `fold_case_and_punctuation`: only ASCII is kept).
+    let mut out = String::with_capacity(text.len());
     let mut in_digits = false;
     let mut run_has_nonzero = false;
     let mut pending_zero = false;
-    for c in folded.chars() {
-        let c = match c {
-            'O' => '0',
-            'I' | 'L' => '1',
-            'S' => '5',
+    for b in text.bytes().filter(u8::is_ascii_alphanumeric) {
+        let c = match b.to_ascii_uppercase() {
+            b'O' => b'0',
+            b'I' | b'L' => b'1',
+            b'S' => b'5',
             other => other,
         };
         if c.is_ascii_digit() {
@@ -34,20 +40,20 @@ pub fn canonical(text: &str) -> String {
                 in_digits = true;
                 run_has_nonzero = false;
             }
-            if c == '0' && !run_has_nonzero {
+            if c == b'0' && !run_has_nonzero {
                 pending_zero = true;
                 continue;
             }
             run_has_nonzero = true;
             pending_zero = false;
-            out.push(c);
+            out.push(char::from(c));
         } else {
             if in_digits && !run_has_nonzero && pending_zero {
                 out.push('0');
             }
             in_digits = false;
             pending_zero = false;
-            out.push(c);
+            out.push(char::from(c));
         }
     }
     if in_digits && !run_has_nonzero && pending_zero {
@@ -73,5 +79,59 @@ mod tests {
         assert_eq!(canonical("5ACC"), "5ACC");
         assert_eq!(canonical("SACC"), "5ACC");
         assert_eq!(canonical(""), "");
+    }
+
+    /// The definitions over `chars()`, as they were first written: the
+    /// byte loops above must agree with them on any text.
+    fn fold_by_chars(text: &str) -> String {
+        text.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_uppercase())
+            .collect()
+    }
+
+    fn canonical_by_chars(text: &str) -> String {
+        let mut out = String::new();
+        let (mut in_digits, mut run_has_nonzero, mut pending_zero) = (false, false, false);
+        for c in fold_by_chars(text).chars() {
+            let c = match c {
+                'O' => '0',
+                'I' | 'L' => '1',
+                'S' => '5',
+                other => other,
+            };
+            if c.is_ascii_digit() {
+                if !in_digits {
+                    in_digits = true;
+                    run_has_nonzero = false;
+                }
+                if c == '0' && !run_has_nonzero {
+                    pending_zero = true;
+                    continue;
+                }
+                run_has_nonzero = true;
+                pending_zero = false;
+                out.push(c);
+            } else {
+                if in_digits && !run_has_nonzero && pending_zero {
+                    out.push('0');
+                }
+                in_digits = false;
+                pending_zero = false;
+                out.push(c);
+            }
+        }
+        if in_digits && !run_has_nonzero && pending_zero {
+            out.push('0');
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn byte_loops_agree_with_the_char_definitions(text in "\\PC{0,24}|[a-zA-Z0-9 .OoIiLlSs\u{e9}\u{130}-]{0,24}") {
+            proptest::prop_assert_eq!(fold_case_and_punctuation(&text), fold_by_chars(&text));
+            proptest::prop_assert_eq!(canonical(&text), canonical_by_chars(&text));
+        }
     }
 }

@@ -162,6 +162,33 @@ pub fn deletions(text: &str) -> Vec<String> {
     out
 }
 
+/// Whether `a` and `b` are exactly one edit apart: one substitution,
+/// insertion or deletion, or one swap of adjacent characters (optimal
+/// string alignment distance 1, as `strsim::osa_distance(a, b) == 1`).
+/// Every typo candidate the deletion keys find is checked with this, so
+/// it compares in one pass without building the distance matrix.
+pub fn one_edit_apart(a: &str, b: &str) -> bool {
+    if !(a.is_ascii() && b.is_ascii()) {
+        return strsim::osa_distance(a, b) == 1;
+    }
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let prefix = short.iter().zip(long).take_while(|(x, y)| x == y).count();
+    match long.len() - short.len() {
+        // The rest after the first difference, with one change there.
+        0 => {
+            if prefix == short.len() {
+                return false; // equal
+            }
+            let (s, l) = (&short[prefix..], &long[prefix..]);
+            s[1..] == l[1..] || (s.len() >= 2 && s[0] == l[1] && s[1] == l[0] && s[2..] == l[2..])
+        }
+        // One character of the longer one dropped at the first difference.
+        1 => short[prefix..] == long[prefix + 1..],
+        _ => false,
+    }
+}
+
 /// Settings that shape the keys.
 #[derive(Clone, Debug)]
 pub struct KeyRules {
@@ -316,6 +343,46 @@ mod tests {
                 decoded.as_ref().map(RefTarget::customer_id)
             );
         }
+    }
+
+    proptest::proptest! {
+        /// The one-pass check agrees with the edit distance, on near
+        /// strings (one or two random edits of a reference) and any others.
+        #[test]
+        fn one_edit_apart_is_osa_distance_one(
+            a in "[A-Z0-9]{0,10}|\\PC{0,6}",
+            edits in proptest::collection::vec((0usize..12, 0u8..4, "[A-C0-2\u{e9}]"), 0..3),
+        ) {
+            let mut b: Vec<char> = a.chars().collect();
+            for (at, kind, c) in &edits {
+                let at = (*at).min(b.len());
+                let c = c.chars().next().unwrap_or('A');
+                match kind {
+                    0 if at < b.len() => b[at] = c,
+                    1 => b.insert(at, c),
+                    2 if at < b.len() => { b.remove(at); }
+                    3 if at + 1 < b.len() => b.swap(at, at + 1),
+                    _ => {}
+                }
+            }
+            let b: String = b.into_iter().collect();
+            proptest::prop_assert_eq!(one_edit_apart(&a, &b), strsim::osa_distance(&a, &b) == 1);
+            proptest::prop_assert_eq!(one_edit_apart(&b, &a), strsim::osa_distance(&b, &a) == 1);
+        }
+    }
+
+    #[test]
+    fn one_edit_apart_cases() {
+        assert!(one_edit_apart("ACC10023", "ACC10028"));
+        assert!(one_edit_apart("ACC10023", "ACC1023"));
+        assert!(one_edit_apart("ACC10023", "ACC100273"));
+        assert!(one_edit_apart("ACC10023", "ACC10032"));
+        assert!(one_edit_apart("AB", "BA"));
+        assert!(!one_edit_apart("ACC10023", "ACC10023"));
+        assert!(!one_edit_apart("ACC10023", "ACC10099"));
+        assert!(!one_edit_apart("ABC", "CBA"));
+        assert!(!one_edit_apart("", "AB"));
+        assert!(one_edit_apart("", "A"));
     }
 
     #[test]

@@ -90,37 +90,52 @@ impl CustomerIndex {
     }
 
     /// Loads the index tables into the store's memory tier, where it has
-    /// one (see `store::CachedStore`), and decodes the customer records
-    /// the matchers read, so the first payment of each customer does not
-    /// pay for a JSON decode (at a million customers, most payments are a
-    /// customer's first). Returns whether all the tables fit. Call it
-    /// after a load and before other writers start: a record changed
-    /// during the scan could be decoded in its old version.
+    /// one (see `store::CachedStore`), and decodes the customer and
+    /// invoice records the matchers and stage 2 read, so the first payment
+    /// of each customer does not pay for JSON decodes (at a million
+    /// customers, most payments are a customer's first). Returns whether
+    /// all the tables fit. Call it after a load and before other writers
+    /// start: a record changed during the scan could be decoded in its old
+    /// version.
     ///
     /// # Errors
-    /// A storage failure or a corrupt customer record.
+    /// A storage failure or a corrupt record.
     pub fn warm(&self) -> Result<bool> {
         let mut all = true;
         for table in [Table::Customers, Table::Invoices, Table::Refs] {
             all &= self.store.preload(table)?;
         }
-        let mut decoded = Vec::new();
+        self.decode_all(Table::Customers, &self.customers, |c: &Customer| {
+            c.customer_id.clone()
+        })?;
+        self.decode_all(Table::Invoices, &self.invoices, |i: &Invoice| {
+            i.invoice_id.clone()
+        })?;
+        Ok(all)
+    }
+
+    /// Decodes every record of `table` (up to [`DECODED_MAX`]) into
+    /// `decoded`, replacing what it held.
+    fn decode_all<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        decoded: &Decoded<T>,
+        id_of: impl Fn(&T) -> String,
+    ) -> Result<()> {
+        let mut records = Vec::new();
         let mut failure = None;
-        self.store
-            .scan_prefix(Table::Customers, b"", &mut |key, bytes| {
-                match decode::<Customer>(Table::Customers, key, bytes) {
-                    Ok(customer) => {
-                        decoded.push((customer.customer_id.clone(), Arc::new(customer)))
-                    }
-                    Err(e) => failure = Some(e),
-                }
-                failure.is_none() && decoded.len() < DECODED_MAX
-            })?;
+        self.store.scan_prefix(table, b"", &mut |key, bytes| {
+            match decode::<T>(table, key, bytes) {
+                Ok(record) => records.push((id_of(&record), Arc::new(record))),
+                Err(e) => failure = Some(e),
+            }
+            failure.is_none() && records.len() < DECODED_MAX
+        })?;
         if let Some(e) = failure {
             return Err(e);
         }
-        self.customers.replace_all(decoded);
-        Ok(all)
+        decoded.replace_all(records);
+        Ok(())
     }
 
     /// The key rules (country code for phones, fuzzy length).
@@ -267,7 +282,7 @@ impl CustomerIndex {
             {
                 if m != canonical
                     && !near.iter().any(|n| n == m)
-                    && strsim::osa_distance(m, canonical) == 1
+                    && keys::one_edit_apart(m, canonical)
                 {
                     near.push(m.to_string());
                 }
