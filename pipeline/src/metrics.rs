@@ -93,6 +93,36 @@ pub fn decided(provider: &str, outcome: Outcome) {
         .increment(1);
 }
 
+/// [`PAYMENTS`] counters by provider and outcome, each registered on its
+/// first use and then kept. A stage counts every payment, and
+/// [`decided`] builds the labels, hashes them and finds the counter in the
+/// recorder's registry each time, which costs more than the increment.
+/// At most one handle per provider and outcome: a payment reaches a
+/// decision only through a registered provider.
+#[derive(Default)]
+pub struct DecidedCounters {
+    handles: Vec<(String, Outcome, metrics::Counter)>,
+}
+
+impl DecidedCounters {
+    /// [`decided`], through a kept handle. Counters are registered with
+    /// the recorder installed when first used; `paymatch run` installs
+    /// its recorder before any stage starts.
+    pub fn increment(&mut self, provider: &str, outcome: Outcome) {
+        let held = self
+            .handles
+            .iter()
+            .find(|(p, o, _)| *o == outcome && p == provider);
+        if let Some((_, _, counter)) = held {
+            counter.increment(1);
+            return;
+        }
+        let counter = metrics::counter!(PAYMENTS, "provider" => provider.to_string(), "outcome" => outcome.as_str());
+        counter.increment(1);
+        self.handles.push((provider.to_string(), outcome, counter));
+    }
+}
+
 /// One input dead-lettered.
 pub fn dead_lettered(kind: &str) {
     metrics::counter!(DEAD_LETTERS, "kind" => kind.to_string()).increment(1);

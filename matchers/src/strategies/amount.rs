@@ -15,17 +15,25 @@ use crate::index::CustomerIndex;
 /// The amount strategy.
 pub(super) struct Amount;
 
-/// Whether the evidence already has a clear winner.
+/// Whether the evidence already has a clear winner. Reads the two best
+/// scores in one pass: the ranking's order among equal scores does not
+/// change them.
 pub(crate) fn is_clear(evidence: &Evidence, config: &MatchingConfig) -> bool {
-    let ranked = evidence.ranked();
-    match ranked.as_slice() {
-        [] => false,
-        [top] => top.score() >= config.auto_match_threshold,
-        [top, second, ..] => {
-            top.score() >= config.auto_match_threshold
-                && top.score() - second.score() >= config.min_margin
+    let mut scores = evidence.candidates().iter().map(|c| c.score());
+    let Some(first) = scores.next() else {
+        return false;
+    };
+    let (mut top, mut second) = (first, None::<f64>);
+    for score in scores {
+        if score.total_cmp(&top).is_gt() {
+            second = Some(top);
+            top = score;
+        } else if second.is_none_or(|s| score.total_cmp(&s).is_gt()) {
+            second = Some(score);
         }
     }
+    top >= config.auto_match_threshold
+        && second.is_none_or(|second| top - second >= config.min_margin)
 }
 
 impl Matcher for Amount {
@@ -67,5 +75,39 @@ impl Matcher for Amount {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The definition over the full ranking, as it was first written.
+    fn is_clear_by_ranking(evidence: &Evidence, config: &MatchingConfig) -> bool {
+        match evidence.ranked().as_slice() {
+            [] => false,
+            [top] => top.score() >= config.auto_match_threshold,
+            [top, second, ..] => {
+                top.score() >= config.auto_match_threshold
+                    && top.score() - second.score() >= config.min_margin
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn two_best_scores_decide_as_the_ranking_does(
+            signals in proptest::collection::vec((0usize..4, 0u8..6), 0..8),
+        ) {
+            let config = MatchingConfig::default();
+            let mut evidence = Evidence::new();
+            for (customer, weight) in signals {
+                // Few distinct weights, so equal scores are common.
+                let reason = ["a", "b", "c", "d", "e", "f"][usize::from(weight)];
+                evidence.support(&format!("C{customer}"), reason, f64::from(weight) * 0.19);
+            }
+            prop_assert_eq!(is_clear(&evidence, &config), is_clear_by_ranking(&evidence, &config));
+        }
     }
 }

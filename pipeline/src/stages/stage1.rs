@@ -50,6 +50,7 @@ pub struct Stage1 {
     dedupe: Dedupe,
     providers_config: ProvidersConfig,
     matching: MatchingConfig,
+    decided: m::DecidedCounters,
 }
 
 fn dead_letter(
@@ -126,6 +127,7 @@ impl Stage1 {
             dedupe,
             providers_config,
             matching,
+            decided: m::DecidedCounters::default(),
         })
     }
 
@@ -206,7 +208,7 @@ impl Stage1 {
         source: Option<Source>,
     ) -> Result<Routed> {
         let decision = self.decide(payment, now, source)?;
-        m::decided(&decision.provider, decision.outcome);
+        self.decided.increment(&decision.provider, decision.outcome);
         Ok(Routed::Decided { decision })
     }
 
