@@ -110,16 +110,38 @@ impl Evidence {
 
     /// Adds evidence for a customer; the same reason twice counts once.
     pub fn support(&mut self, customer_id: &str, reason: &'static str, weight: f64) {
-        let entry = self.entry(customer_id);
+        Self::add_signal(self.entry(customer_id), reason, weight);
+    }
+
+    /// Adds a factor against an existing candidate.
+    pub fn penalize(&mut self, customer_id: &str, reason: &'static str, factor: f64) {
+        Self::add_penalty(self.entry(customer_id), reason, factor);
+    }
+
+    /// [`Evidence::support`] for the candidate at `at` in
+    /// [`Evidence::candidates`] (nothing if there is none).
+    pub fn support_at(&mut self, at: usize, reason: &'static str, weight: f64) {
+        if let Some(entry) = self.candidates.get_mut(at) {
+            Self::add_signal(entry, reason, weight);
+        }
+    }
+
+    /// [`Evidence::penalize`] for the candidate at `at` in
+    /// [`Evidence::candidates`] (nothing if there is none).
+    pub fn penalize_at(&mut self, at: usize, reason: &'static str, factor: f64) {
+        if let Some(entry) = self.candidates.get_mut(at) {
+            Self::add_penalty(entry, reason, factor);
+        }
+    }
+
+    fn add_signal(entry: &mut CandidateEvidence, reason: &'static str, weight: f64) {
         match entry.signals.iter_mut().find(|s| s.reason == reason) {
             Some(s) => s.weight = s.weight.max(weight),
             None => entry.signals.push(Signal { reason, weight }),
         }
     }
 
-    /// Adds a factor against an existing candidate.
-    pub fn penalize(&mut self, customer_id: &str, reason: &'static str, factor: f64) {
-        let entry = self.entry(customer_id);
+    fn add_penalty(entry: &mut CandidateEvidence, reason: &'static str, factor: f64) {
         if !entry.penalties.iter().any(|p| p.reason == reason) {
             entry.penalties.push(Signal {
                 reason,

@@ -73,31 +73,36 @@ impl Matcher for PayerName {
             return Ok(());
         }
         load_customers(index, evidence)?;
-        let payer = tokens(payer);
-        let payer_fits_ascii = ascii::fits(&payer);
+        // ASCII names, most of them, are compared in stack buffers; the
+        // payer's is split once per payment either way.
+        let payer_ascii = ascii::AsciiTokens::split(payer);
+        let mut payer_tokens: Option<Vec<String>> = None;
         let mut verdicts = Vec::new();
-        for c in evidence.candidates() {
+        for (at, c) in evidence.candidates().iter().enumerate() {
             let Some(customer) = &c.customer else {
                 continue;
             };
-            let sim = match payer_fits_ascii
-                .then(|| ascii::AsciiTokens::split(&customer.name))
-                .flatten()
-            {
-                Some(name) => ascii::token_similarity(&payer, &name),
-                None => token_similarity(&payer, &tokens(&customer.name)),
+            let name_ascii = payer_ascii
+                .as_ref()
+                .and_then(|_| ascii::AsciiTokens::split(&customer.name));
+            let sim = match (&payer_ascii, name_ascii) {
+                (Some(payer), Some(name)) => ascii::token_similarity(payer, &name),
+                _ => token_similarity(
+                    payer_tokens.get_or_insert_with(|| tokens(payer)),
+                    &tokens(&customer.name),
+                ),
             };
             if sim >= config.name_similar_at {
-                verdicts.push((c.customer_id.clone(), true));
+                verdicts.push((at, true));
             } else if sim < config.name_mismatch_below {
-                verdicts.push((c.customer_id.clone(), false));
+                verdicts.push((at, false));
             }
         }
-        for (id, similar) in verdicts {
+        for (at, similar) in verdicts {
             if similar {
-                evidence.support(&id, "name_similar", config.weights.name_similar);
+                evidence.support_at(at, "name_similar", config.weights.name_similar);
             } else {
-                evidence.penalize(&id, "name_mismatch", config.weights.name_mismatch_factor);
+                evidence.penalize_at(at, "name_mismatch", config.weights.name_mismatch_factor);
             }
         }
         Ok(())
