@@ -7,29 +7,31 @@
 
 /// Upper case, ASCII letters and digits only; other characters dropped.
 pub fn fold_case_and_punctuation(text: &str) -> String {
-    // Byte by byte: every byte kept is ASCII (a multi-byte character's
-    // bytes are all >= 0x80, never alphanumeric), so the result is the
-    // same as over `chars()`, without decoding them (this runs several
-    // times per payment).
     let mut out = String::with_capacity(text.len());
-    for b in text.bytes().filter(u8::is_ascii_alphanumeric) {
-        out.push(char::from(b.to_ascii_uppercase()));
-    }
+    out.extend(folded_bytes(text).map(char::from));
     out
+}
+
+/// The bytes of [`fold_case_and_punctuation`], one pass over the text:
+/// every byte kept is ASCII (a multi-byte character's bytes are all
+/// >= 0x80, never alphanumeric), so no character is decoded.
+fn folded_bytes(text: &str) -> impl Iterator<Item = u8> + '_ {
+    text.bytes()
+        .filter(u8::is_ascii_alphanumeric)
+        .map(|b| b.to_ascii_uppercase())
 }
 
 /// The canonical form: [`fold_case_and_punctuation`], then look-alike
 /// letters mapped to digits (O→0, I→1, L→1, S→5), then leading zeros of each
 /// run of digits dropped (`ACC00123` and `ACC123` meet).
 pub fn canonical(text: &str) -> String {
-    // One pass over the bytes, folding as it goes (see
-    // `fold_case_and_punctuation`: only ASCII is kept).
+    // Folded as it goes, without an intermediate string.
     let mut out = String::with_capacity(text.len());
     let mut in_digits = false;
     let mut run_has_nonzero = false;
     let mut pending_zero = false;
-    for b in text.bytes().filter(u8::is_ascii_alphanumeric) {
-        let c = match b.to_ascii_uppercase() {
+    for b in folded_bytes(text) {
+        let c = match b {
             b'O' => b'0',
             b'I' | b'L' => b'1',
             b'S' => b'5',

@@ -87,27 +87,20 @@ pub fn describe() {
     describe_counter!(INDEX_UPDATES, "Customer and invoice records applied");
 }
 
-/// One payment decided.
-pub fn decided(provider: &str, outcome: Outcome) {
-    metrics::counter!(PAYMENTS, "provider" => provider.to_string(), "outcome" => outcome.as_str())
-        .increment(1);
-}
-
-/// [`PAYMENTS`] counters by provider and outcome, each registered on its
-/// first use and then kept. A stage counts every payment, and
-/// [`decided`] builds the labels, hashes them and finds the counter in the
-/// recorder's registry each time, which costs more than the increment.
-/// At most one handle per provider and outcome: a payment reaches a
-/// decision only through a registered provider.
+/// [`PAYMENTS`] counters by provider and outcome, each registered with the
+/// installed recorder on its first use and then kept. A stage counts every
+/// payment, and registering builds the labels, hashes them and finds the
+/// counter in the recorder's registry, which costs more than the
+/// increment. At most one handle per provider and outcome: a payment
+/// reaches a decision only through a registered provider.
 #[derive(Default)]
 pub struct DecidedCounters {
     handles: Vec<(String, Outcome, metrics::Counter)>,
 }
 
 impl DecidedCounters {
-    /// [`decided`], through a kept handle. Counters are registered with
-    /// the recorder installed when first used; `paymatch run` installs
-    /// its recorder before any stage starts.
+    /// One payment decided. `paymatch run` installs its recorder before
+    /// any stage starts, so no handle is registered with the no-op one.
     pub fn increment(&mut self, provider: &str, outcome: Outcome) {
         let held = self
             .handles

@@ -280,10 +280,8 @@ impl CustomerIndex {
                 .take(self.bounds.max_members_per_key)
                 .filter_map(|m| std::str::from_utf8(m).ok())
             {
-                if m != canonical
-                    && !near.iter().any(|n| n == m)
-                    && keys::one_edit_apart(m, canonical)
-                {
+                // One edit apart, so never `canonical` itself.
+                if !near.iter().any(|n| n == m) && keys::one_edit_apart(m, canonical) {
                     near.push(m.to_string());
                 }
             }

@@ -134,7 +134,12 @@ mod tests {
         let recorder = PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
         metrics::with_local_recorder(&recorder, || {
-            crate::metrics::decided("mpesa_c2b", model::Outcome::Matched);
+            // The second payment counts through the handle the first
+            // registered.
+            let mut decided = crate::metrics::DecidedCounters::default();
+            decided.increment("mpesa_c2b", model::Outcome::Matched);
+            decided.increment("mpesa_c2b", model::Outcome::Matched);
+            decided.increment("stripe", model::Outcome::Review);
             crate::metrics::restores_issued(2);
         });
         let stop = Arc::new(AtomicBool::new(false));
@@ -142,7 +147,11 @@ mod tests {
         let page = get(addr, "/metrics");
         assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
         assert!(
-            page.contains(r#"paymatch_payments_total{provider="mpesa_c2b",outcome="matched"} 1"#),
+            page.contains(r#"paymatch_payments_total{provider="mpesa_c2b",outcome="matched"} 2"#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"paymatch_payments_total{provider="stripe",outcome="review"} 1"#),
             "{page}"
         );
         assert!(page.contains("paymatch_restore_commands_total 2"), "{page}");
