@@ -49,6 +49,11 @@ impl NormalizeContext<'_> {
 /// [`NormalizeError`] out, never a panic. A payload whose status says the
 /// payment failed is a `Payment` with [`model::PaymentStatus::Failed`], not an
 /// error: errors are for input paymatch cannot read (the dead-letter queue).
+///
+/// Implementations must also refuse a payload that is not exactly one JSON
+/// value (parse it whole, as [`fields::parse_json`] does): stage 1 hands
+/// them the payload of an envelope it has not parsed (`model::envelope`),
+/// and trusts the split only when the adapter's parse succeeds.
 pub trait Provider: Send + Sync {
     /// The `provider` name in the envelope.
     fn name(&self) -> &'static str;

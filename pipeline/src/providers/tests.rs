@@ -8,14 +8,17 @@ use proptest::prelude::*;
 use super::*;
 use crate::config::ProvidersConfig;
 
-fn fixture(name: &str) -> String {
+fn fixture_dir() -> std::path::PathBuf {
     // The directory at run time, not at build time: the shared target
     // directory may hold this binary built from another checkout.
-    let path = std::path::PathBuf::from(
+    std::path::PathBuf::from(
         std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
     )
     .join("../fixtures/providers")
-    .join(name);
+}
+
+fn fixture(name: &str) -> String {
+    let path = fixture_dir().join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -51,6 +54,45 @@ fn registry_lists_the_six_providers() {
             "stripe"
         ]
     );
+}
+
+/// Stage 1 trusts an envelope split without serde only when the adapter
+/// reads the payload candidate whole (`model::envelope`): text after the
+/// value, such as the envelope's next field, must be refused.
+#[test]
+fn every_adapter_refuses_text_after_the_payload() {
+    let fixtures = std::fs::read_dir(fixture_dir()).unwrap();
+    let mut checked = std::collections::BTreeSet::new();
+    for entry in fixtures {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let Some(provider) = Providers::default()
+            .names()
+            .into_iter()
+            .find(|p| name.starts_with(*p) && name.ends_with(".json"))
+        else {
+            continue;
+        };
+        let config = ProvidersConfig::default();
+        let ctx = NormalizeContext {
+            config: &config,
+            received_at: None,
+            now: now(),
+        };
+        let payload = fixture(&name);
+        let adapters = Providers::default();
+        if adapters.normalize(provider, &payload, &ctx).is_err() {
+            continue;
+        }
+        for trailing in [r#","provider":"x""#, "}", r#", "extra": {}"#] {
+            let candidate = format!("{}{trailing}", payload.trim_end());
+            assert!(
+                adapters.normalize(provider, &candidate, &ctx).is_err(),
+                "{name} with {trailing:?}"
+            );
+        }
+        checked.insert(provider);
+    }
+    assert_eq!(checked.len(), 6, "{checked:?}");
 }
 
 #[test]
