@@ -9,7 +9,7 @@ use model::{Candidate, Customer, Outcome, Payment};
 use crate::config::MatchingConfig;
 use crate::error::Result;
 use crate::evidence::{as_candidates, round4, Evidence};
-use crate::index::CustomerIndex;
+use crate::index::{CustomerIndex, Lookups};
 use crate::strategies::{self, Matcher};
 
 /// The matching verdict for one payment.
@@ -38,6 +38,20 @@ pub struct MatchResult {
 pub fn match_payment(
     payment: &Payment,
     index: &CustomerIndex,
+    matchers: &[Box<dyn Matcher>],
+    config: &MatchingConfig,
+) -> Result<MatchResult> {
+    match_read_ahead(payment, &Lookups::new(index), matchers, config)
+}
+
+/// [`match_payment`] through the answers of the payment's read-ahead
+/// (`CustomerIndex::prefetch`): the same result, fewer reads.
+///
+/// # Errors
+/// A storage failure of the index.
+pub fn match_read_ahead(
+    payment: &Payment,
+    index: &Lookups<'_>,
     matchers: &[Box<dyn Matcher>],
     config: &MatchingConfig,
 ) -> Result<MatchResult> {

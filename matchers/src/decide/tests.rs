@@ -21,7 +21,10 @@ fn payment(reference: &str, phone: Option<&str>, name: Option<&str>, amount: i64
 }
 
 fn setup() -> CustomerIndex {
-    let index = memory_index();
+    populated(memory_index())
+}
+
+fn populated(index: CustomerIndex) -> CustomerIndex {
     let mut w = index.writer();
     w.upsert_customer(customer("C1", "ACC10023", "Jane Wanjiru Doe", "0712345678"))
         .unwrap();
@@ -144,4 +147,65 @@ fn currency_mismatch_goes_to_review() {
     let r = run(&payment("USD7777", None, None, 10));
     assert_eq!(r.outcome, Outcome::Review);
     assert_eq!(r.rule, "currency_mismatch");
+}
+
+/// Matching through the read-ahead's answers gives every payment the same
+/// result as matching alone, and reads the store less: the answers are
+/// used, not read again.
+#[test]
+fn read_ahead_answers_give_the_same_results_with_fewer_reads() {
+    use std::sync::Arc;
+
+    use crate::index::{FuzzyBounds, KeyRules, Lookups};
+    use crate::store::{CountingStore, MemoryStore};
+
+    let store = Arc::new(CountingStore::new(Arc::new(MemoryStore::new())));
+    let rules = KeyRules {
+        default_country_code: "254".into(),
+        fuzzy_min_len: 5,
+    };
+    let index = populated(CustomerIndex::new(
+        store.clone(),
+        rules,
+        FuzzyBounds::default(),
+    ));
+    let hashed = {
+        let mut p = payment("RENT", None, Some("PETER OTIENO"), 10);
+        p.payer_phone = Some(PayerPhone::Hashed(model::phone_hash("254722000111")));
+        p
+    };
+    let payments = [
+        payment("acc10023", None, Some("JANE DOE"), 2500),
+        payment("ACC 1OO23", None, None, 100),
+        payment("ACC10O2", Some("0712345678"), None, 100),
+        payment("HELLO", Some("0722000111"), Some("PETER OTIENO"), 10),
+        payment("ACC10023", Some("0722000111"), None, 10),
+        payment("0712345678", None, None, 10),
+        hashed,
+    ];
+    let (config, matchers) = (MatchingConfig::default(), registry());
+    let before = store.gets();
+    let alone: Vec<MatchResult> = payments
+        .iter()
+        .map(|p| match_payment(p, &index, &matchers, &config).unwrap())
+        .collect();
+    let reads_alone = store.gets() - before;
+
+    let refs: Vec<&Payment> = payments.iter().collect();
+    let answers = index.prefetch(&refs);
+    assert_eq!(answers.len(), payments.len());
+    let before = store.gets();
+    let read_ahead: Vec<MatchResult> = payments
+        .iter()
+        .zip(&answers)
+        .map(|(p, a)| {
+            match_read_ahead(p, &Lookups::read_ahead(&index, a), &matchers, &config).unwrap()
+        })
+        .collect();
+    let reads_read_ahead = store.gets() - before;
+    assert_eq!(read_ahead, alone);
+    assert!(
+        reads_read_ahead + 10 <= reads_alone,
+        "{reads_read_ahead} reads with the answers, {reads_alone} without"
+    );
 }

@@ -14,10 +14,12 @@ use model::{Customer, Invoice, InvoiceStatus};
 use serde::de::DeserializeOwned;
 
 pub use keys::{KeyRules, RefTarget, Resolved};
+pub use prefetch::{Lookups, ReadAhead};
 
 use decoded::{Decoded, DECODED_MAX};
 
 use crate::error::{Error, Result};
+use crate::store::set::Members;
 use crate::store::{Batch, KvStore, Table};
 
 /// Bounds on the fuzzy lookup, so a query costs the same at any size.
@@ -225,17 +227,9 @@ impl CustomerIndex {
         Ok(all)
     }
 
-    fn targets(&self, family: char, value: &str) -> Result<Vec<RefTarget>> {
-        if value.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.targets_at(&keys::key(family, value))
-    }
-
-    /// What a reference key (`x:` or `c:`) points at.
-    fn targets_at(&self, key: &[u8]) -> Result<Vec<RefTarget>> {
-        let members = self.store.members(Table::Refs, key)?;
-        Ok(members.iter().filter_map(RefTarget::decode).collect())
+    /// The members of a reference, phone or Stripe key.
+    fn refs(&self, key: &[u8]) -> Result<Members> {
+        self.store.members(Table::Refs, key)
     }
 
     /// What a reference points at, ignoring only case and punctuation.
@@ -243,7 +237,7 @@ impl CustomerIndex {
     /// # Errors
     /// A storage failure.
     pub fn lookup_exact(&self, folded: &str) -> Result<Vec<RefTarget>> {
-        self.targets('x', folded)
+        Lookups::new(self).lookup_exact(folded)
     }
 
     /// What a canonical reference points at (see `model::reference::canonical`).
@@ -251,7 +245,7 @@ impl CustomerIndex {
     /// # Errors
     /// A storage failure.
     pub fn lookup_canonical(&self, canonical: &str) -> Result<Vec<RefTarget>> {
-        self.targets('c', canonical)
+        Lookups::new(self).lookup_canonical(canonical)
     }
 
     /// Canonical references within one edit or one adjacent transposition of
@@ -299,22 +293,12 @@ impl CustomerIndex {
         Ok(out)
     }
 
-    /// The customers a phone, phone-hash or Stripe key names.
-    fn customer_ids(&self, key: &[u8]) -> Result<Vec<String>> {
-        Ok(self
-            .store
-            .members(Table::Refs, key)?
-            .iter()
-            .filter_map(|m| std::str::from_utf8(m).ok().map(str::to_string))
-            .collect())
-    }
-
     /// Customers with this E.164 number.
     ///
     /// # Errors
     /// A storage failure.
     pub fn by_phone(&self, e164: &str) -> Result<Vec<String>> {
-        self.customer_ids(&keys::key('p', e164))
+        Lookups::new(self).by_phone(e164)
     }
 
     /// Customers whose number hashes to this SHA-256 hex digest.
@@ -322,7 +306,7 @@ impl CustomerIndex {
     /// # Errors
     /// A storage failure.
     pub fn by_phone_hash(&self, sha256_hex: &str) -> Result<Vec<String>> {
-        self.customer_ids(&phone_hash_key(sha256_hex))
+        Lookups::new(self).by_phone_hash(sha256_hex)
     }
 
     /// Customers with this Stripe customer id.
@@ -330,7 +314,7 @@ impl CustomerIndex {
     /// # Errors
     /// A storage failure.
     pub fn by_stripe_customer(&self, cus: &str) -> Result<Vec<String>> {
-        self.customer_ids(&keys::key('s', cus))
+        Lookups::new(self).by_stripe_customer(cus)
     }
 }
 

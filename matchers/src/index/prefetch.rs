@@ -7,85 +7,228 @@
 //! a batch in hand first touches, for all of them together, the keys
 //! matching starts from (the references as typed, the payer's phone) and
 //! then the customers those keys name. The processor overlaps those
-//! misses; matching then finds its first reads in cache. A hint only:
-//! nothing here changes a result.
+//! misses.
+//!
+//! The answers are kept, one [`ReadAhead`] per payment, and matching reads
+//! them through [`Lookups`] instead of asking the store again: a store read
+//! takes a lock and copies out of the memory tier, and doing the first ones
+//! twice made the read-ahead cost as much as it saved (BENCHMARKS, session
+//! 21). An answer is the one the store gave when the batch began; a
+//! customer changed upstream in that instant (Kafka mode follows the
+//! customer topics on another thread) is seen by the next batch, as it
+//! would be had it changed an instant later.
+
+use std::ops::Deref;
 
 use model::reference::{canonical, fold_case_and_punctuation};
 use model::{PayerPhone, Payment, ReferenceKind};
 
 use super::{keys, phone_hash_key, CustomerIndex, RefTarget};
+use crate::error::Result;
 use crate::store::set::Members;
 use crate::store::Table;
+
+/// What the read-ahead found for one payment: the members of the keys its
+/// matching starts from.
+#[derive(Debug, Default)]
+pub struct ReadAhead {
+    answers: Vec<(Vec<u8>, Members)>,
+}
+
+impl ReadAhead {
+    fn answer(&self, key: &[u8]) -> Option<&Members> {
+        self.answers
+            .iter()
+            .find(|(k, _)| k.as_slice() == key)
+            .map(|(_, members)| members)
+    }
+}
+
+/// The index as one payment's matching reads it: keys the read-ahead
+/// answered are taken from its [`ReadAhead`], the rest from the store.
+/// Everything else is the [`CustomerIndex`]'s (through `Deref`).
+#[derive(Clone, Copy)]
+pub struct Lookups<'a> {
+    index: &'a CustomerIndex,
+    read_ahead: Option<&'a ReadAhead>,
+}
+
+impl Deref for Lookups<'_> {
+    type Target = CustomerIndex;
+    fn deref(&self) -> &CustomerIndex {
+        self.index
+    }
+}
+
+impl<'a> Lookups<'a> {
+    /// Every lookup from the store.
+    pub fn new(index: &'a CustomerIndex) -> Self {
+        Lookups {
+            index,
+            read_ahead: None,
+        }
+    }
+
+    /// Lookups the read-ahead answered from `read_ahead`.
+    pub fn read_ahead(index: &'a CustomerIndex, read_ahead: &'a ReadAhead) -> Self {
+        Lookups {
+            index,
+            read_ahead: Some(read_ahead),
+        }
+    }
+
+    fn refs(&self, key: &[u8]) -> Result<Members> {
+        match self.read_ahead.and_then(|r| r.answer(key)) {
+            Some(members) => Ok(members.clone()),
+            None => self.index.refs(key),
+        }
+    }
+
+    fn targets(&self, family: char, value: &str) -> Result<Vec<RefTarget>> {
+        if value.is_empty() {
+            return Ok(Vec::new());
+        }
+        let members = self.refs(&keys::key(family, value))?;
+        Ok(members.iter().filter_map(RefTarget::decode).collect())
+    }
+
+    fn customer_ids(&self, key: &[u8]) -> Result<Vec<String>> {
+        Ok(self
+            .refs(key)?
+            .iter()
+            .filter_map(|m| std::str::from_utf8(m).ok().map(str::to_string))
+            .collect())
+    }
+
+    /// As [`CustomerIndex::lookup_exact`].
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn lookup_exact(&self, folded: &str) -> Result<Vec<RefTarget>> {
+        self.targets('x', folded)
+    }
+
+    /// As [`CustomerIndex::lookup_canonical`].
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn lookup_canonical(&self, canonical: &str) -> Result<Vec<RefTarget>> {
+        self.targets('c', canonical)
+    }
+
+    /// As [`CustomerIndex::by_phone`].
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn by_phone(&self, e164: &str) -> Result<Vec<String>> {
+        self.customer_ids(&keys::key('p', e164))
+    }
+
+    /// As [`CustomerIndex::by_phone_hash`].
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn by_phone_hash(&self, sha256_hex: &str) -> Result<Vec<String>> {
+        self.customer_ids(&phone_hash_key(sha256_hex))
+    }
+
+    /// As [`CustomerIndex::by_stripe_customer`].
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn by_stripe_customer(&self, cus: &str) -> Result<Vec<String>> {
+        self.customer_ids(&keys::key('s', cus))
+    }
+}
 
 impl CustomerIndex {
     /// Reads ahead what matching `payments` reads first (see the module
     /// docs), in two waves: the references as typed, the Stripe ids and
     /// the payers' phones; then the canonical form of every reference the
     /// first wave found nothing under. Then the customers all of those
-    /// name. Costs a few lookups per payment, overlapped.
-    pub fn prefetch(&self, payments: &[&Payment]) {
+    /// name. Costs a few lookups per payment, overlapped; their answers
+    /// are returned, one [`ReadAhead`] per payment, in order.
+    pub fn prefetch(&self, payments: &[&Payment]) -> Vec<ReadAhead> {
         let mut first: Vec<Vec<u8>> = Vec::with_capacity(payments.len() * 3);
-        for payment in payments {
+        // Which payment each key is for.
+        let mut owners: Vec<usize> = Vec::with_capacity(payments.len() * 3);
+        for (owner, payment) in payments.iter().enumerate() {
             for reference in &payment.references {
                 if reference.kind == ReferenceKind::ProviderCustomer {
                     first.push(keys::key('s', reference.value.trim()));
+                    owners.push(owner);
                 } else {
                     let folded = fold_case_and_punctuation(&reference.value);
                     if !folded.is_empty() {
                         first.push(keys::key('x', &folded));
+                        owners.push(owner);
                     }
                 }
             }
-            match &payment.payer_phone {
-                Some(PayerPhone::Clear(m)) => first.push(keys::key('p', m.as_str())),
-                Some(PayerPhone::Hashed(h)) => first.push(phone_hash_key(h)),
-                None => {}
-            }
+            let phone = match &payment.payer_phone {
+                Some(PayerPhone::Clear(m)) => keys::key('p', m.as_str()),
+                Some(PayerPhone::Hashed(h)) => phone_hash_key(h),
+                None => continue,
+            };
+            first.push(phone);
+            owners.push(owner);
         }
         self.store.prefetch(Table::Refs, &first);
         // The keys are in cache now: read who they name, in place.
-        let mut named: Vec<(u8, Members)> = Vec::with_capacity(first.len());
+        // A read that fails is not kept: matching reads it again and
+        // reports the failure.
+        let mut named: Vec<(u8, Option<Members>)> = Vec::with_capacity(first.len());
         let mut unresolved = Vec::new();
-        for key in &first {
+        let mut unresolved_owners = Vec::new();
+        for (key, owner) in first.iter().zip(&owners) {
             let family = key.first().copied().unwrap_or_default();
-            let members = self.named_by(key);
-            if family == b'x' && customers_named(family, &members).next().is_none() {
+            let members = self.refs(key).ok();
+            if family == b'x' && customers_named(family, members.as_ref()).next().is_none() {
                 let typed = std::str::from_utf8(key.get(2..).unwrap_or_default()).unwrap_or("");
                 unresolved.push(keys::key('c', &canonical(typed)));
+                unresolved_owners.push(*owner);
             }
             named.push((family, members));
         }
         self.store.prefetch(Table::Refs, &unresolved);
         for key in &unresolved {
-            named.push((b'c', self.named_by(key)));
+            named.push((b'c', self.refs(key).ok()));
         }
         // Then those customers' records, and the names the strategies
         // compare.
         let ids: Vec<&str> = named
             .iter()
-            .flat_map(|(family, members)| customers_named(*family, members))
+            .flat_map(|(family, members)| customers_named(*family, members.as_ref()))
             .collect();
         self.customers.prefetch(&ids, |customer| {
             customer.name.bytes().next().map_or(0, u64::from)
         });
-    }
-
-    /// The members of a reference or phone key. A read that fails names
-    /// no one: the lookup itself will report it.
-    fn named_by(&self, key: &[u8]) -> Members {
-        self.store.members(Table::Refs, key).unwrap_or_default()
+        // Kept for matching, by payment.
+        let mut read_ahead: Vec<ReadAhead> =
+            payments.iter().map(|_| ReadAhead::default()).collect();
+        let keys = first.into_iter().chain(unresolved);
+        let owners = owners.into_iter().chain(unresolved_owners);
+        for ((key, owner), (_, members)) in keys.zip(owners).zip(named) {
+            if let Some(members) = members {
+                read_ahead[owner].answers.push((key, members));
+            }
+        }
+        read_ahead
     }
 }
 
 /// The customers the members of a key of `family` name (as the lookups
 /// read them): reference keys (`x`, `c`) hold encoded targets, phone and
 /// Stripe keys customer ids.
-fn customers_named(family: u8, members: &Members) -> impl Iterator<Item = &str> {
-    members.iter().filter_map(move |member| {
-        if matches!(family, b'x' | b'c') {
-            RefTarget::customer_of(member)
-        } else {
-            std::str::from_utf8(member).ok()
-        }
-    })
+fn customers_named(family: u8, members: Option<&Members>) -> impl Iterator<Item = &str> {
+    members
+        .into_iter()
+        .flat_map(Members::iter)
+        .filter_map(move |member| {
+            if matches!(family, b'x' | b'c') {
+                RefTarget::customer_of(member)
+            } else {
+                std::str::from_utf8(member).ok()
+            }
+        })
 }

@@ -10,7 +10,7 @@ use super::Matcher;
 use crate::config::MatchingConfig;
 use crate::error::Result;
 use crate::evidence::Evidence;
-use crate::index::CustomerIndex;
+use crate::index::Lookups;
 
 /// The amount strategy.
 pub(super) struct Amount;
@@ -44,7 +44,7 @@ impl Matcher for Amount {
     fn propose(
         &self,
         payment: &Payment,
-        index: &CustomerIndex,
+        index: &Lookups<'_>,
         config: &MatchingConfig,
         evidence: &mut Evidence,
     ) -> Result<()> {

@@ -9,7 +9,7 @@ use super::Matcher;
 use crate::config::MatchingConfig;
 use crate::error::Result;
 use crate::evidence::Evidence;
-use crate::index::{CustomerIndex, RefTarget, Resolved};
+use crate::index::{Lookups, RefTarget, Resolved};
 
 /// The exact-reference strategy.
 pub(super) struct ExactReference;
@@ -27,7 +27,7 @@ impl Matcher for ExactReference {
     fn propose(
         &self,
         payment: &Payment,
-        index: &CustomerIndex,
+        index: &Lookups<'_>,
         config: &MatchingConfig,
         evidence: &mut Evidence,
     ) -> Result<()> {

@@ -19,7 +19,7 @@ use model::Payment;
 use crate::config::MatchingConfig;
 use crate::error::Result;
 use crate::evidence::Evidence;
-use crate::index::CustomerIndex;
+use crate::index::{CustomerIndex, Lookups};
 
 pub use name::name_similarity;
 
@@ -30,14 +30,15 @@ pub trait Matcher: Send + Sync {
 
     /// Adds evidence about `payment` to `evidence`. Must only read the index
     /// (no other I/O) and must be bounded: a fixed number of point reads,
-    /// whatever the index size.
+    /// whatever the index size. `index` is the index as this payment's
+    /// read-ahead left it ([`Lookups`]): the keys it answered cost no read.
     ///
     /// # Errors
     /// A storage failure of the index.
     fn propose(
         &self,
         payment: &Payment,
-        index: &CustomerIndex,
+        index: &Lookups<'_>,
         config: &MatchingConfig,
         evidence: &mut Evidence,
     ) -> Result<()>;

@@ -11,7 +11,7 @@ use super::Matcher;
 use crate::config::MatchingConfig;
 use crate::error::Result;
 use crate::evidence::Evidence;
-use crate::index::{CustomerIndex, Resolved};
+use crate::index::{Lookups, Resolved};
 
 /// The normalized and fuzzy reference strategy.
 pub(super) struct NormalizedReference;
@@ -24,7 +24,7 @@ impl Matcher for NormalizedReference {
     fn propose(
         &self,
         payment: &Payment,
-        index: &CustomerIndex,
+        index: &Lookups<'_>,
         config: &MatchingConfig,
         evidence: &mut Evidence,
     ) -> Result<()> {

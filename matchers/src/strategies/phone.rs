@@ -6,7 +6,7 @@ use super::Matcher;
 use crate::config::MatchingConfig;
 use crate::error::Result;
 use crate::evidence::Evidence;
-use crate::index::CustomerIndex;
+use crate::index::Lookups;
 
 /// The payer-phone strategy.
 pub(super) struct PayerPhone;
@@ -19,7 +19,7 @@ impl Matcher for PayerPhone {
     fn propose(
         &self,
         payment: &Payment,
-        index: &CustomerIndex,
+        index: &Lookups<'_>,
         config: &MatchingConfig,
         evidence: &mut Evidence,
     ) -> Result<()> {

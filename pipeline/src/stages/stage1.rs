@@ -6,6 +6,7 @@
 //! a refund a `reversal`; everything else is matched or reviewed.
 
 use chrono::{DateTime, Utc};
+use matchers::index::{Lookups, ReadAhead};
 use matchers::strategies::{self, Matcher};
 use matchers::{CustomerIndex, MatchingConfig};
 use model::{
@@ -168,7 +169,7 @@ impl Stage1 {
         source: Option<Source>,
     ) -> Result<Routed> {
         match self.normalize(raw, now) {
-            Ok(payment) => self.decide_payment(payment, now, source),
+            Ok(payment) => self.decide_payment(payment, now, source, None),
             Err(refused) => Ok(*refused),
         }
     }
@@ -176,7 +177,8 @@ impl Stage1 {
     /// [`Stage1::process_from`] over a batch of inputs, in order, with the
     /// same results; but the index lookups the batch starts from are read
     /// ahead together first (see `CustomerIndex::prefetch`), so their
-    /// memory waits overlap instead of adding up.
+    /// memory waits overlap instead of adding up, and matching takes their
+    /// answers instead of reading them again.
     ///
     /// # Errors
     /// Only a storage failure; bad input is a [`Routed::DeadLetter`].
@@ -190,11 +192,14 @@ impl Stage1 {
             .map(|(raw, _)| self.normalize(raw, now))
             .collect();
         let payments: Vec<&Payment> = normalized.iter().filter_map(|n| n.as_ref().ok()).collect();
-        self.index.prefetch(&payments);
+        let mut read_ahead = self.index.prefetch(&payments).into_iter();
         let mut out = Vec::with_capacity(inputs.len());
         for (normalized, (_, source)) in normalized.into_iter().zip(inputs) {
             out.push(match normalized {
-                Ok(payment) => self.decide_payment(payment, now, *source)?,
+                Ok(payment) => {
+                    let answers = read_ahead.next();
+                    self.decide_payment(payment, now, *source, answers.as_ref())?
+                }
                 Err(refused) => *refused,
             });
         }
@@ -206,8 +211,9 @@ impl Stage1 {
         payment: Payment,
         now: DateTime<Utc>,
         source: Option<Source>,
+        read_ahead: Option<&ReadAhead>,
     ) -> Result<Routed> {
-        let decision = self.decide(payment, now, source)?;
+        let decision = self.decide(payment, now, source, read_ahead)?;
         self.decided.increment(&decision.provider, decision.outcome);
         Ok(Routed::Decided { decision })
     }
@@ -292,6 +298,7 @@ impl Stage1 {
         mut payment: Payment,
         now: DateTime<Utc>,
         source: Option<Source>,
+        read_ahead: Option<&ReadAhead>,
     ) -> Result<Decision> {
         let payment_id = payment.payment_id();
         if let Some(first) = self.first_seen(&payment_id)? {
@@ -323,8 +330,12 @@ impl Stage1 {
                 self.reversal(payment, payment_id, reverses, now)?
             }
             PaymentStatus::Succeeded => {
+                let index = match read_ahead {
+                    Some(answers) => Lookups::read_ahead(&self.index, answers),
+                    None => Lookups::new(&self.index),
+                };
                 let r =
-                    matchers::match_payment(&payment, &self.index, &self.matchers, &self.matching)?;
+                    matchers::match_read_ahead(&payment, &index, &self.matchers, &self.matching)?;
                 let mut d = base_decision(payment, payment_id, r.outcome, r.rule, now);
                 d.customer_id = r.customer_id;
                 d.confidence = r.confidence;

@@ -15,7 +15,7 @@ use super::{load_customers, Matcher};
 use crate::config::MatchingConfig;
 use crate::error::Result;
 use crate::evidence::Evidence;
-use crate::index::CustomerIndex;
+use crate::index::Lookups;
 
 /// The payer-name strategy.
 pub(super) struct PayerName;
@@ -62,7 +62,7 @@ impl Matcher for PayerName {
     fn propose(
         &self,
         payment: &Payment,
-        index: &CustomerIndex,
+        index: &Lookups<'_>,
         config: &MatchingConfig,
         evidence: &mut Evidence,
     ) -> Result<()> {
