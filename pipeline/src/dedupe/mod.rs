@@ -7,7 +7,8 @@
 //! Kafka mode, a changelog record. Entries are written in blocks of up to
 //! [`block::BLOCK_ENTRIES`] instead ([`block`]): one value, one changelog
 //! record each. What finds an entry again is in memory: each payment id's
-//! 64-bit fingerprint maps to the block holding it (16 bytes a payment), so
+//! 64-bit fingerprint maps to the block holding it ([`places`]: 8 bytes a
+//! payment), so
 //! a new payment — nearly every payment — is answered "never seen" by one
 //! hash probe, and a redelivery reads one block.
 //!
@@ -19,12 +20,12 @@
 //! payment id by earlier versions are still read.
 
 mod block;
+mod places;
 mod seen;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use matchers::fxhash::FxBuild;
 use matchers::store::{Batch, KvStore, Table};
 
 pub use seen::Seen;
@@ -32,6 +33,7 @@ pub use seen::Seen;
 use crate::error::Result;
 use crate::state::{Change, StateValue};
 use block::{fingerprint, OpenBlock, Sealed};
+use places::Places;
 
 /// Where an input came from, in Kafka mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,9 +71,10 @@ struct Block {
 pub struct Dedupe {
     store: Arc<dyn KvStore>,
     /// Fingerprint → the block holding that payment (ordinal in `blocks`).
-    index: HashMap<u64, u32, FxBuild>,
-    /// Ids whose fingerprint another id held first, with their block (rare:
-    /// at a billion payments, a few percent chance of a single one).
+    index: Places,
+    /// Ids whose fingerprint's top bits another id held first, with their
+    /// block (rare: see `places`), and ids in blocks beyond what `index`
+    /// packs.
     collided: HashMap<String, u32>,
     blocks: Vec<Block>,
     by_key: HashMap<String, u32>,
@@ -98,7 +101,7 @@ impl Dedupe {
     pub fn load(store: Arc<dyn KvStore>) -> Result<Self> {
         let mut dedupe = Dedupe {
             store,
-            index: HashMap::default(),
+            index: Places::default(),
             collided: HashMap::new(),
             blocks: Vec::new(),
             by_key: HashMap::new(),
@@ -178,12 +181,13 @@ impl Dedupe {
             *slot = ordinal;
             return;
         }
-        match self.index.entry(f) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(ordinal);
-            }
-            std::collections::hash_map::Entry::Occupied(mut o) => {
-                let held = *o.get();
+        if !Places::fits(ordinal) {
+            self.collided.insert(id.to_string(), ordinal);
+            return;
+        }
+        match self.index.get(f) {
+            None => self.index.set(f, ordinal),
+            Some(held) => {
                 let live = held == ONE_PER_KEY
                     || !matches!(
                         self.blocks.get(held as usize).map(|b| &b.state),
@@ -192,7 +196,7 @@ impl Dedupe {
                 if live && held != ordinal {
                     self.collided.insert(id.to_string(), ordinal);
                 } else {
-                    o.insert(ordinal);
+                    self.index.set(f, ordinal);
                 }
             }
         }
@@ -209,8 +213,8 @@ impl Dedupe {
     fn get_as(&self, id: &str, f: u64) -> Result<Option<Seen>> {
         let ordinal = match self.collided.get(id) {
             Some(&o) => o,
-            None => match self.index.get(&f) {
-                Some(&o) => o,
+            None => match self.index.get(f) {
+                Some(o) => o,
                 None => return Ok(None),
             },
         };

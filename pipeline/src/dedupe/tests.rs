@@ -209,6 +209,24 @@ fn ids_sharing_a_fingerprint_are_kept_apart() {
     }
 }
 
+/// The in-memory map keeps a fingerprint's top 40 bits only (`places`):
+/// ids whose fingerprints differ below them are still told apart, by the
+/// block's full fingerprint and id, and both found.
+#[test]
+fn ids_sharing_a_fingerprints_top_bits_are_kept_apart() {
+    let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
+    let mut dedupe = Dedupe::load(store).unwrap();
+    let top = 42u64 << 24;
+    dedupe.record_as(None, &id(1), top | 1, &seen(1));
+    assert_eq!(dedupe.get_as(&id(2), top | 2).unwrap(), None);
+    dedupe.record_as(None, &id(2), top | 2, &seen(2));
+    dedupe.flush().unwrap();
+    assert_eq!(dedupe.get_as(&id(1), top | 1).unwrap(), Some(seen(1)));
+    assert_eq!(dedupe.get_as(&id(2), top | 2).unwrap(), Some(seen(2)));
+    assert_eq!(dedupe.get_as(&id(3), top | 3).unwrap(), None);
+    assert_eq!(dedupe.get_as(&id(1), top | 2).unwrap(), None);
+}
+
 #[test]
 fn a_damaged_block_is_an_error_not_a_panic() {
     let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
