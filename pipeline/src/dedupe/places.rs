@@ -71,7 +71,9 @@ impl Places {
 
     /// The ordinal held for a fingerprint (or one sharing its top bits).
     pub(super) fn get(&self, fingerprint: u64) -> Option<u32> {
-        self.set.get(&Place::probe(fingerprint)).map(|p| p.ordinal())
+        self.set
+            .get(&Place::probe(fingerprint))
+            .map(|p| p.ordinal())
     }
 
     /// Holds `ordinal` for `fingerprint`, replacing what its top bits held.
@@ -82,7 +84,8 @@ impl Places {
         } else {
             u64::from(ordinal) & PACKED_MAX
         };
-        self.set.replace(Place(Place::probe(fingerprint).0 | packed));
+        self.set
+            .replace(Place(Place::probe(fingerprint).0 | packed));
     }
 
     /// Entries held.
