@@ -56,23 +56,8 @@ struct Args {
     compare_batch: bool,
 }
 
-/// CPU seconds used by the calling thread (user + system), from /proc.
-fn thread_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    // Fields after the command name: utime and stime are the 12th and 13th.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// The calling thread's CPU clock, in seconds, to the nanosecond (the
-/// `/proc` figure above counts in 10 ms ticks: too coarse for one batch).
+/// The calling thread's CPU clock (user + system), in seconds, to the
+/// nanosecond: fine enough to time one batch.
 fn thread_cpu_clock() -> f64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
     t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
@@ -171,7 +156,7 @@ fn main() -> Result<()> {
         process_start.elapsed().as_secs_f64()
     );
     let started = Instant::now();
-    let cpu_started = thread_cpu_seconds();
+    let cpu_started = thread_cpu_clock();
     // Stage 1's calls are timed alone, on the thread's CPU clock, with
     // their input in cache: each batch's lines are first copied into
     // `reading`, as a reader hands them over (`paymatch match` reads each
@@ -231,7 +216,7 @@ fn main() -> Result<()> {
     stage1.flush()?;
     timed += thread_cpu_clock() - call;
     let stage1_seconds = started.elapsed().as_secs_f64();
-    let stage1_cpu = thread_cpu_seconds() - cpu_started;
+    let stage1_cpu = thread_cpu_clock() - cpu_started;
     println!(
         "stage 1 CPU, input in cache  {timed:.2} s = {:.0} payments per CPU-second",
         payments.len() as f64 / timed

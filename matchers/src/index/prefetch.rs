@@ -150,7 +150,7 @@ impl CustomerIndex {
     /// are returned, one [`ReadAhead`] per payment, in order.
     pub fn prefetch(&self, payments: &[&Payment]) -> Vec<ReadAhead> {
         let mut first: Vec<Vec<u8>> = Vec::with_capacity(payments.len() * 3);
-        // Which payment each key is for.
+        // Which payment each key is for (then each canonical key's too).
         let mut owners: Vec<usize> = Vec::with_capacity(payments.len() * 3);
         for (owner, payment) in payments.iter().enumerate() {
             for reference in &payment.references {
@@ -177,28 +177,28 @@ impl CustomerIndex {
         // The keys are in cache now: read who they name, in place.
         // A read that fails is not kept: matching reads it again and
         // reports the failure.
-        let mut named: Vec<(u8, Option<Members>)> = Vec::with_capacity(first.len());
+        let mut named: Vec<Option<Members>> = Vec::with_capacity(first.len());
         let mut unresolved = Vec::new();
-        let mut unresolved_owners = Vec::new();
-        for (key, owner) in first.iter().zip(&owners) {
-            let family = key.first().copied().unwrap_or_default();
+        for at in 0..first.len() {
+            let (key, owner) = (&first[at], owners[at]);
             let members = self.refs(key).ok();
-            if family == b'x' && customers_named(family, members.as_ref()).next().is_none() {
+            if key.first() == Some(&b'x') && customers_named(key, members.as_ref()).next().is_none()
+            {
                 let typed = std::str::from_utf8(key.get(2..).unwrap_or_default()).unwrap_or("");
                 unresolved.push(keys::key('c', &canonical(typed)));
-                unresolved_owners.push(*owner);
+                owners.push(owner);
             }
-            named.push((family, members));
+            named.push(members);
         }
         self.store.prefetch(Table::Refs, &unresolved);
-        for key in &unresolved {
-            named.push((b'c', self.refs(key).ok()));
-        }
+        named.extend(unresolved.iter().map(|key| self.refs(key).ok()));
+        let keys: Vec<Vec<u8>> = first.into_iter().chain(unresolved).collect();
         // Then those customers' records, and the names the strategies
         // compare.
-        let ids: Vec<&str> = named
+        let ids: Vec<&str> = keys
             .iter()
-            .flat_map(|(family, members)| customers_named(*family, members.as_ref()))
+            .zip(&named)
+            .flat_map(|(key, members)| customers_named(key, members.as_ref()))
             .collect();
         self.customers.prefetch(&ids, |customer| {
             customer.name.bytes().next().map_or(0, u64::from)
@@ -206,9 +206,7 @@ impl CustomerIndex {
         // Kept for matching, by payment.
         let mut read_ahead: Vec<ReadAhead> =
             payments.iter().map(|_| ReadAhead::default()).collect();
-        let keys = first.into_iter().chain(unresolved);
-        let owners = owners.into_iter().chain(unresolved_owners);
-        for ((key, owner), (_, members)) in keys.zip(owners).zip(named) {
+        for ((key, owner), members) in keys.into_iter().zip(owners).zip(named) {
             if let Some(members) = members {
                 read_ahead[owner].answers.push((key, members));
             }
@@ -217,10 +215,11 @@ impl CustomerIndex {
     }
 }
 
-/// The customers the members of a key of `family` name (as the lookups
-/// read them): reference keys (`x`, `c`) hold encoded targets, phone and
-/// Stripe keys customer ids.
-fn customers_named(family: u8, members: Option<&Members>) -> impl Iterator<Item = &str> {
+/// The customers the members of `key` name (as the lookups read them):
+/// reference keys (`x`, `c`) hold encoded targets, phone and Stripe keys
+/// customer ids.
+fn customers_named<'m>(key: &[u8], members: Option<&'m Members>) -> impl Iterator<Item = &'m str> {
+    let family = key.first().copied().unwrap_or_default();
     members
         .into_iter()
         .flat_map(Members::iter)

@@ -8,10 +8,12 @@
 //! million entries was 3 % of stage 1, BENCHMARKS session 21). Here an
 //! entry is one `u64`: the fingerprint's top 40 bits and a 24-bit block
 //! ordinal (16.7 million blocks of 256 entries: over four billion
-//! payments). Two ids sharing 40 bits is still rare (one pair in a
-//! million at a million payments), and harmless: the block is searched
-//! by the full fingerprint and the id, and the caller's `collided` map
-//! keeps the second id, as it does for ordinals too large to pack.
+//! payments). Two ids sharing 40 bits is rare (about one pair among a
+//! million payments, a few thousand among a hundred million; a new
+//! payment probes a held one's bits with odds of one in a million per
+//! million held), and harmless: the block is searched by the full
+//! fingerprint and the id, and the caller's `collided` map keeps the
+//! second id, as it does for ordinals too large to pack.
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
