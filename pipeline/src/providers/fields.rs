@@ -31,10 +31,11 @@ pub(super) fn parse_json<'a, T: Deserialize<'a>>(
     })
 }
 
-/// The text of a JSON scalar: a string's content or a number's digits as
-/// written (never through a float). `None` for null, booleans and objects.
-pub(super) fn scalar_text(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let text = raw.get().trim();
+/// The text of a JSON scalar, given its raw JSON text: a string's content
+/// or a number's digits as written (never through a float). `None` for
+/// null, booleans and objects.
+pub(super) fn scalar_text(raw: &str) -> Option<Cow<'_, str>> {
+    let text = trim(raw);
     match text.as_bytes().first()? {
         // Most strings have no escapes: their content is the raw text
         // between the quotes, with no decoding and no copy.
@@ -47,6 +48,20 @@ pub(super) fn scalar_text(raw: &RawValue) -> Option<Cow<'_, str>> {
     }
 }
 
+/// `str::trim`, answering at once for text that starts and ends with a
+/// printable ASCII byte (every field of most payloads): Unicode's white
+/// space is either ASCII at or below the space, or starts and ends with a
+/// byte above 0x7f.
+fn trim(text: &str) -> &str {
+    let printable = |b: Option<&u8>| b.is_some_and(|b| (0x21..0x7f).contains(b));
+    let bytes = text.as_bytes();
+    if printable(bytes.first()) && printable(bytes.last()) {
+        text
+    } else {
+        text.trim()
+    }
+}
+
 /// A JSON field that providers send as a string or a number, borrowed
 /// from the payload: fields must say `#[serde(borrow)]`, or serde copies.
 pub(super) type Scalar<'a> = Option<&'a RawValue>;
@@ -54,8 +69,13 @@ pub(super) type Scalar<'a> = Option<&'a RawValue>;
 /// A scalar field's text, trimmed; `None` when absent, null or empty.
 /// Borrowed from the payload unless the string had escapes.
 pub(super) fn text<'a>(field: &Scalar<'a>) -> Option<Cow<'a, str>> {
-    match scalar_text((*field)?)? {
-        Cow::Borrowed(text) => Some(text.trim())
+    raw_text(field.map(RawValue::get))
+}
+
+/// [`text`] of a member's raw JSON text (as `flat::members` reads it).
+pub(super) fn raw_text(raw: Option<&str>) -> Option<Cow<'_, str>> {
+    match scalar_text(raw?)? {
+        Cow::Borrowed(text) => Some(trim(text))
             .filter(|t| !t.is_empty())
             .map(Cow::Borrowed),
         Cow::Owned(text) => non_empty(Some(&text)).map(Cow::Owned),
@@ -245,4 +265,23 @@ pub(super) fn check_limits(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The shortcut trims exactly as `str::trim`.
+        #[test]
+        fn trim_is_str_trim(
+            text in prop::collection::vec(
+                prop::sample::select(vec!['a', 'Z', '0', ' ', '\t', '\n', '\u{0b}', '\u{85}',
+                    '\u{a0}', '\u{2028}', '\u{3000}', 'é', '~', '\u{7f}', '!']),
+                0..8,
+            ).prop_map(String::from_iter),
+        ) {
+            prop_assert_eq!(super::trim(&text), text.trim());
+        }
+    }
 }

@@ -7,13 +7,27 @@
 
 use model::{Payment, PaymentStatus, ReferenceKind};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
-use super::fields::{self, text, Scalar};
-use super::{NormalizeContext, NormalizeError, Provider};
+use super::fields::{self, raw_text, Scalar};
+use super::{flat, NormalizeContext, NormalizeError, Provider};
 
 const NAME: &str = "mpesa_c2b";
 
-/// The Daraja C2B confirmation body.
+/// The members read, in [`Confirmation`]'s order.
+const MEMBERS: [&str; 9] = [
+    "TransID",
+    "TransTime",
+    "TransAmount",
+    "BillRefNumber",
+    "InvoiceNumber",
+    "MSISDN",
+    "FirstName",
+    "MiddleName",
+    "LastName",
+];
+
+/// The Daraja C2B confirmation body, as serde reads it.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Confirmation<'a> {
@@ -37,6 +51,24 @@ struct Confirmation<'a> {
     last_name: Scalar<'a>,
 }
 
+impl<'a> Confirmation<'a> {
+    /// The members' raw JSON texts, in [`MEMBERS`]' order.
+    fn into_raw(self) -> [Option<&'a str>; 9] {
+        [
+            self.trans_id,
+            self.trans_time,
+            self.trans_amount,
+            self.bill_ref_number,
+            self.invoice_number,
+            self.msisdn,
+            self.first_name,
+            self.middle_name,
+            self.last_name,
+        ]
+        .map(|member| member.map(RawValue::get))
+    }
+}
+
 /// The M-Pesa C2B adapter.
 pub(super) struct MpesaC2b;
 
@@ -50,22 +82,24 @@ impl Provider for MpesaC2b {
         payload: &str,
         ctx: &NormalizeContext<'_>,
     ) -> Result<Payment, NormalizeError> {
-        let c: Confirmation = fields::parse_json(NAME, payload)?;
+        // The flat reader takes most confirmations in one pass; serde
+        // reads (and words the refusal of) the rest.
+        let members = match flat::members(payload, MEMBERS) {
+            Some(members) => members,
+            None => fields::parse_json::<Confirmation>(NAME, payload)?.into_raw(),
+        };
+        let [trans_id, trans_time, trans_amount, bill_ref, invoice, msisdn, first, middle, last] =
+            members.map(raw_text);
         let config = ctx.config;
-        let txn_id = fields::required(NAME, "TransID", text(&c.trans_id))?;
-        let amount = fields::required(NAME, "TransAmount", text(&c.trans_amount))?;
+        let txn_id = fields::required(NAME, "TransID", trans_id)?;
+        let amount = fields::required(NAME, "TransAmount", trans_amount)?;
         let money = fields::decimal_amount(NAME, &amount, config.mpesa_currency)?;
-        let time = fields::required(NAME, "TransTime", text(&c.trans_time))?;
+        let time = fields::required(NAME, "TransTime", trans_time)?;
         let paid_at = fields::compact_local_time(NAME, "TransTime", &time, config.time_zone.0)?;
         let references = fields::references([
-            (ReferenceKind::Account, text(&c.bill_ref_number)),
-            (ReferenceKind::Invoice, text(&c.invoice_number)),
+            (ReferenceKind::Account, bill_ref),
+            (ReferenceKind::Invoice, invoice),
         ]);
-        let (first, middle, last) = (
-            text(&c.first_name),
-            text(&c.middle_name),
-            text(&c.last_name),
-        );
         Ok(Payment {
             provider: NAME.to_string(),
             provider_txn_id: txn_id.into_owned(),
@@ -73,10 +107,7 @@ impl Provider for MpesaC2b {
             paid_at,
             status: PaymentStatus::Succeeded,
             references,
-            payer_phone: fields::payer_phone(
-                text(&c.msisdn).as_deref(),
-                &config.default_country_code,
-            ),
+            payer_phone: fields::payer_phone(msisdn.as_deref(), &config.default_country_code),
             payer_name: fields::full_name([first.as_deref(), middle.as_deref(), last.as_deref()]),
         })
     }
