@@ -203,7 +203,7 @@ impl<'a> Reader<'a> {
     }
 
     fn at_least_one_digit(&mut self) -> Option<()> {
-        matches!(self.next()?, b'0'..=b'9').then(|| self.digits())
+        self.next()?.is_ascii_digit().then(|| self.digits())
     }
 }
 
