@@ -235,12 +235,13 @@ pub(super) fn references<'a>(
 
 /// Joins name parts, skipping empty ones and collapsing spaces.
 pub(super) fn full_name<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> Option<String> {
-    let joined = parts
-        .into_iter()
-        .flatten()
-        .flat_map(str::split_whitespace)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let mut joined = String::new();
+    for word in parts.into_iter().flatten().flat_map(str::split_whitespace) {
+        if !joined.is_empty() {
+            joined.push(' ');
+        }
+        joined.push_str(word);
+    }
     (!joined.is_empty()).then_some(joined)
 }
 
