@@ -11,6 +11,8 @@
 # A broker of its own (scripts/kafka.sh on port 19092, removed at the end),
 # data from `paymatch generate` (20k customers). Prints payments/s, or the
 # p50/p99 latency from a payment's append to its restore command's commit.
+# PAYMATCH_KAFKA__PARTITIONS=1 runs with one partition per topic, as one
+# instance is sized (BENCHMARKS, Kafka "Session 22"); the default is 4.
 # PAYMATCH_RUN_BIN=path runs that `paymatch` binary as the service (A/B
 # comparisons of two builds on the same harness).
 set -euo pipefail
@@ -40,6 +42,7 @@ esac
 "$BIN/paymatch" --quiet generate --out "$WORK/data" --customers 20000 --payments "$N" --seed 5 >/dev/null
 INPUTS=$(grep -c . "$WORK/data/payments.jsonl")
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr); Apache Kafka on the same machine"
+echo "partitions per topic: ${PAYMATCH_KAFKA__PARTITIONS:-4} (PAYMATCH_KAFKA__PARTITIONS; one instance needs 1: docs/KAFKA.md)"
 "$BIN/paymatch" topics create >&2
 "$BIN/paymatch" --quiet publish customers "$WORK/data/customers.jsonl" >/dev/null
 "$BIN/paymatch" --quiet publish invoices "$WORK/data/invoices.jsonl" >/dev/null

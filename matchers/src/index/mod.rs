@@ -51,8 +51,11 @@ pub struct CustomerIndex {
 }
 
 /// The key of a phone hash: digests are indexed in lower case.
+/// The key family of phone hashes.
+const PHONE_HASH: char = 'h';
+
 fn phone_hash_key(sha256_hex: &str) -> Vec<u8> {
-    keys::key('h', &sha256_hex.to_ascii_lowercase())
+    keys::key(PHONE_HASH, &sha256_hex.to_ascii_lowercase())
 }
 
 fn decode<T: DeserializeOwned>(table: Table, key: &[u8], bytes: &[u8]) -> Result<T> {

@@ -23,7 +23,7 @@ use std::ops::Deref;
 use model::reference::{canonical, fold_case_and_punctuation};
 use model::{PayerPhone, Payment, ReferenceKind};
 
-use super::{keys, phone_hash_key, CustomerIndex, RefTarget};
+use super::{keys, phone_hash_key, CustomerIndex, RefTarget, PHONE_HASH};
 use crate::error::Result;
 use crate::store::set::Members;
 use crate::store::Table;
@@ -36,12 +36,23 @@ pub struct ReadAhead {
 }
 
 impl ReadAhead {
-    fn answer(&self, key: &[u8]) -> Option<&Members> {
+    /// The answer for `keys::key(family, value)`, compared in place: most
+    /// lookups are answered here, and building the key to compare cost an
+    /// allocation each.
+    fn answer(&self, family: char, value: &str) -> Option<&Members> {
         self.answers
             .iter()
-            .find(|(k, _)| k.as_slice() == key)
+            .find(|(k, _)| is_key(k, family, value))
             .map(|(_, members)| members)
     }
+}
+
+/// Whether `key` is `keys::key(family, value)`.
+fn is_key(key: &[u8], family: char, value: &str) -> bool {
+    key.len() == value.len() + 2
+        && key[0] == family as u8
+        && key[1] == b':'
+        && &key[2..] == value.as_bytes()
 }
 
 /// The index as one payment's matching reads it: keys the read-ahead
@@ -77,10 +88,11 @@ impl<'a> Lookups<'a> {
         }
     }
 
-    fn refs(&self, key: &[u8]) -> Result<Members> {
-        match self.read_ahead.and_then(|r| r.answer(key)) {
+    /// The members of `keys::key(family, value)`.
+    fn refs(&self, family: char, value: &str) -> Result<Members> {
+        match self.read_ahead.and_then(|r| r.answer(family, value)) {
             Some(members) => Ok(members.clone()),
-            None => self.index.refs(key),
+            None => self.index.refs(&keys::key(family, value)),
         }
     }
 
@@ -88,13 +100,13 @@ impl<'a> Lookups<'a> {
         if value.is_empty() {
             return Ok(Vec::new());
         }
-        let members = self.refs(&keys::key(family, value))?;
+        let members = self.refs(family, value)?;
         Ok(members.iter().filter_map(RefTarget::decode).collect())
     }
 
-    fn customer_ids(&self, key: &[u8]) -> Result<Vec<String>> {
+    fn customer_ids(&self, family: char, value: &str) -> Result<Vec<String>> {
         Ok(self
-            .refs(key)?
+            .refs(family, value)?
             .iter()
             .filter_map(|m| std::str::from_utf8(m).ok().map(str::to_string))
             .collect())
@@ -121,7 +133,7 @@ impl<'a> Lookups<'a> {
     /// # Errors
     /// A storage failure.
     pub fn by_phone(&self, e164: &str) -> Result<Vec<String>> {
-        self.customer_ids(&keys::key('p', e164))
+        self.customer_ids('p', e164)
     }
 
     /// As [`CustomerIndex::by_phone_hash`].
@@ -129,7 +141,7 @@ impl<'a> Lookups<'a> {
     /// # Errors
     /// A storage failure.
     pub fn by_phone_hash(&self, sha256_hex: &str) -> Result<Vec<String>> {
-        self.customer_ids(&phone_hash_key(sha256_hex))
+        self.customer_ids(PHONE_HASH, &sha256_hex.to_ascii_lowercase())
     }
 
     /// As [`CustomerIndex::by_stripe_customer`].
@@ -137,7 +149,7 @@ impl<'a> Lookups<'a> {
     /// # Errors
     /// A storage failure.
     pub fn by_stripe_customer(&self, cus: &str) -> Result<Vec<String>> {
-        self.customer_ids(&keys::key('s', cus))
+        self.customer_ids('s', cus)
     }
 }
 
@@ -230,4 +242,24 @@ fn customers_named<'m>(key: &[u8], members: Option<&'m Members>) -> impl Iterato
                 std::str::from_utf8(member).ok()
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The in-place comparison says what comparing a built key says.
+        #[test]
+        fn is_key_is_comparing_the_built_key(
+            key in prop::collection::vec(prop::sample::select(vec![b'x', b'c', b':', b'a', 0xc3, 0xa9, 0xe9]), 0..6),
+            family in prop::sample::select(vec!['x', 'c', 'p', 'é']),
+            value in "[xa:é]{0,4}",
+        ) {
+            prop_assert_eq!(is_key(&key, family, &value), key == keys::key(family, &value));
+            prop_assert!(is_key(&keys::key(family, &value), family, &value));
+        }
+    }
 }

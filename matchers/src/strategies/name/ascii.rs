@@ -79,16 +79,17 @@ pub(super) fn token_similarity(payer: &AsciiTokens, name: &AsciiTokens) -> f64 {
         return 0.0;
     }
     // Most payers type their own name: an equal token scores 1, the most
-    // any pair can, so the search for a better one stops there.
+    // any pair can, so no Jaro-Winkler is computed for a token that has
+    // its equal anywhere in the other name (looked for first: the name's
+    // tokens before it would each have cost one).
     let best = |token: &[u8], others: &AsciiTokens| {
-        let mut best = 0.0f64;
-        for other in others.iter() {
-            if token == other {
-                return 1.0;
-            }
-            best = best.max(jaro_winkler(token, other));
+        if others.iter().any(|other| other == token) {
+            return 1.0;
         }
-        best
+        others
+            .iter()
+            .map(|other| jaro_winkler(token, other))
+            .fold(0.0f64, f64::max)
     };
     // The shorter list (by token count, the payer's on a tie) is paired
     // with its best match in the other, as the general path does.
