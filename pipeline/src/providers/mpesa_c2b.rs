@@ -112,3 +112,36 @@ impl Provider for MpesaC2b {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`MEMBERS`] names what the serde struct reads, in its order: on
+    /// every C2B fixture both readers hand over the same raw members.
+    #[test]
+    fn the_one_pass_read_is_the_serde_read() {
+        let dir = std::path::PathBuf::from(
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+        )
+        .join("../fixtures/providers");
+        for name in [
+            "mpesa_c2b_confirmation.json",
+            "mpesa_c2b_hashed_msisdn.json",
+            "mpesa_c2b_masked_msisdn.json",
+        ] {
+            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            let payload = text.trim();
+            let through_serde = fields::parse_json::<Confirmation>(NAME, payload)
+                .unwrap()
+                .into_raw();
+            assert!(through_serde.iter().all(Option::is_some), "{name}");
+            assert_eq!(
+                flat::members(payload, MEMBERS),
+                Some(through_serde),
+                "{name}"
+            );
+        }
+    }
+}
