@@ -54,8 +54,13 @@ pub struct CustomerIndex {
 /// The key family of phone hashes.
 const PHONE_HASH: char = 'h';
 
+/// A phone hash as the index keys it (lower-case hex), under [`PHONE_HASH`].
+fn phone_hash_value(sha256_hex: &str) -> String {
+    sha256_hex.to_ascii_lowercase()
+}
+
 fn phone_hash_key(sha256_hex: &str) -> Vec<u8> {
-    keys::key(PHONE_HASH, &sha256_hex.to_ascii_lowercase())
+    keys::key(PHONE_HASH, &phone_hash_value(sha256_hex))
 }
 
 fn decode<T: DeserializeOwned>(table: Table, key: &[u8], bytes: &[u8]) -> Result<T> {

@@ -23,7 +23,7 @@ use std::ops::Deref;
 use model::reference::{canonical, fold_case_and_punctuation};
 use model::{PayerPhone, Payment, ReferenceKind};
 
-use super::{keys, phone_hash_key, CustomerIndex, RefTarget, PHONE_HASH};
+use super::{keys, phone_hash_key, phone_hash_value, CustomerIndex, RefTarget, PHONE_HASH};
 use crate::error::Result;
 use crate::store::set::Members;
 use crate::store::Table;
@@ -141,7 +141,7 @@ impl<'a> Lookups<'a> {
     /// # Errors
     /// A storage failure.
     pub fn by_phone_hash(&self, sha256_hex: &str) -> Result<Vec<String>> {
-        self.customer_ids(PHONE_HASH, &sha256_hex.to_ascii_lowercase())
+        self.customer_ids(PHONE_HASH, &phone_hash_value(sha256_hex))
     }
 
     /// As [`CustomerIndex::by_stripe_customer`].

@@ -32,37 +32,80 @@ pub(super) fn members<'a, const N: usize>(
     let mut found: [Option<&'a str>; N] = [None; N];
     let mut seen = [false; N];
     reader.skip_space();
-    reader.expect(b'{')?;
-    reader.skip_space();
-    if reader.peek() == Some(b'}') {
-        reader.at += 1;
-    } else {
-        loop {
-            let key = reader.string()?;
-            reader.skip_space();
-            reader.expect(b':')?;
-            reader.skip_space();
-            let start = reader.at;
-            reader.value(1)?;
-            let value = &payload[start..reader.at];
+    if reader.peek() != Some(b'{') {
+        return None;
+    }
+    reader.container(
+        b'}',
+        0,
+        true,
+        Some(&mut |key, value| {
             if let Some(i) = names.iter().position(|n| n.as_bytes() == key) {
                 if seen[i] {
                     return None;
                 }
                 seen[i] = true;
+                let value = &payload[value];
                 found[i] = (value != "null").then_some(value);
             }
-            reader.skip_space();
-            match reader.next()? {
-                b',' => reader.skip_space(),
-                b'}' => break,
-                _ => return None,
-            }
-        }
-    }
+            Some(())
+        }),
+    )?;
     reader.skip_space();
     (reader.at == reader.bytes.len()).then_some(found)
 }
+
+/// Declares a flat payload's members once, as `field: "JsonName"`, and
+/// gives `Shape::read(provider, payload)`: each member's raw JSON text
+/// (`None` when absent or `null`), read by [`members`] when it can, else
+/// through a serde struct of the same members, which also words the
+/// refusal (`Shape::through_serde`).
+macro_rules! flat_payload {
+    ($(#[$doc:meta])* $shape:ident { $($field:ident: $name:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, PartialEq)]
+        struct $shape<'a> {
+            $($field: Option<&'a str>,)+
+        }
+
+        impl<'a> $shape<'a> {
+            /// Reads `payload` in one pass, or through serde when the
+            /// one-pass reader leaves it (see `flat`).
+            fn read(
+                provider: &'static str,
+                payload: &'a str,
+            ) -> Result<Self, $crate::providers::NormalizeError> {
+                match $crate::providers::flat::members(payload, [$($name),+]) {
+                    Some([$($field),+]) => Ok($shape { $($field),+ }),
+                    None => Self::through_serde(provider, payload),
+                }
+            }
+
+            /// Reads `payload` through serde.
+            fn through_serde(
+                provider: &'static str,
+                payload: &'a str,
+            ) -> Result<Self, $crate::providers::NormalizeError> {
+                #[derive(serde::Deserialize)]
+                struct Json<'p> {
+                    $(
+                        #[serde(rename = $name, borrow)]
+                        $field: $crate::providers::fields::Scalar<'p>,
+                    )+
+                }
+                let json: Json<'a> = $crate::providers::fields::parse_json(provider, payload)?;
+                Ok($shape {
+                    $($field: json.$field.map(serde_json::value::RawValue::get),)+
+                })
+            }
+        }
+    };
+}
+pub(super) use flat_payload;
+
+/// Told each member of an object: its key and where its value lies; `None`
+/// stops the read.
+type OnMember<'c> = &'c mut dyn FnMut(&[u8], std::ops::Range<usize>) -> Option<()>;
 
 /// Where a string's content stops: the first `"`, `\\` or control
 /// character. Eight bytes at a time (SWAR: a byte below `n` sets its top
@@ -132,8 +175,8 @@ impl<'a> Reader<'a> {
         match self.peek()? {
             b'"' => self.string().map(drop),
             b'{' | b'[' if depth >= MAX_DEPTH => None,
-            b'{' => self.container(b'}', depth, true),
-            b'[' => self.container(b']', depth, false),
+            b'{' => self.container(b'}', depth, true, None),
+            b'[' => self.container(b']', depth, false, None),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
@@ -142,8 +185,15 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// An object's members or an array's items, after the opening bracket.
-    fn container(&mut self, close: u8, depth: usize, keyed: bool) -> Option<()> {
+    /// An object's members or an array's items, from the opening bracket;
+    /// each member is told to `on_member`, if given.
+    fn container(
+        &mut self,
+        close: u8,
+        depth: usize,
+        keyed: bool,
+        mut on_member: Option<OnMember<'_>>,
+    ) -> Option<()> {
         self.at += 1;
         self.skip_space();
         if self.peek() == Some(close) {
@@ -151,13 +201,20 @@ impl<'a> Reader<'a> {
             return Some(());
         }
         loop {
-            if keyed {
-                self.string()?;
+            let key = if keyed {
+                let key = self.string()?;
                 self.skip_space();
                 self.expect(b':')?;
                 self.skip_space();
-            }
+                Some(key)
+            } else {
+                None
+            };
+            let start = self.at;
             self.value(depth + 1)?;
+            if let (Some(key), Some(on_member)) = (key, on_member.as_mut()) {
+                on_member(key, start..self.at)?;
+            }
             self.skip_space();
             match self.next()? {
                 b',' => self.skip_space(),

@@ -6,66 +6,25 @@
 //! SHA-256 hex digest; `BillRefNumber` is whatever the payer typed.
 
 use model::{Payment, PaymentStatus, ReferenceKind};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
-use super::fields::{self, raw_text, Scalar};
-use super::{flat, NormalizeContext, NormalizeError, Provider};
+use super::fields::{self, raw_text};
+use super::flat::flat_payload;
+use super::{NormalizeContext, NormalizeError, Provider};
 
 const NAME: &str = "mpesa_c2b";
 
-/// The members read, in [`Confirmation`]'s order.
-const MEMBERS: [&str; 9] = [
-    "TransID",
-    "TransTime",
-    "TransAmount",
-    "BillRefNumber",
-    "InvoiceNumber",
-    "MSISDN",
-    "FirstName",
-    "MiddleName",
-    "LastName",
-];
-
-/// The Daraja C2B confirmation body, as serde reads it.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Confirmation<'a> {
-    #[serde(rename = "TransID", borrow)]
-    trans_id: Scalar<'a>,
-    #[serde(borrow)]
-    trans_time: Scalar<'a>,
-    #[serde(borrow)]
-    trans_amount: Scalar<'a>,
-    #[serde(borrow)]
-    bill_ref_number: Scalar<'a>,
-    #[serde(borrow)]
-    invoice_number: Scalar<'a>,
-    #[serde(rename = "MSISDN", borrow)]
-    msisdn: Scalar<'a>,
-    #[serde(borrow)]
-    first_name: Scalar<'a>,
-    #[serde(borrow)]
-    middle_name: Scalar<'a>,
-    #[serde(borrow)]
-    last_name: Scalar<'a>,
-}
-
-impl<'a> Confirmation<'a> {
-    /// The members' raw JSON texts, in [`MEMBERS`]' order.
-    fn into_raw(self) -> [Option<&'a str>; 9] {
-        [
-            self.trans_id,
-            self.trans_time,
-            self.trans_amount,
-            self.bill_ref_number,
-            self.invoice_number,
-            self.msisdn,
-            self.first_name,
-            self.middle_name,
-            self.last_name,
-        ]
-        .map(|member| member.map(RawValue::get))
+flat_payload! {
+    /// The Daraja C2B confirmation body: the members read, as raw JSON.
+    Confirmation {
+        trans_id: "TransID",
+        trans_time: "TransTime",
+        trans_amount: "TransAmount",
+        bill_ref_number: "BillRefNumber",
+        invoice_number: "InvoiceNumber",
+        msisdn: "MSISDN",
+        first_name: "FirstName",
+        middle_name: "MiddleName",
+        last_name: "LastName",
     }
 }
 
@@ -82,24 +41,23 @@ impl Provider for MpesaC2b {
         payload: &str,
         ctx: &NormalizeContext<'_>,
     ) -> Result<Payment, NormalizeError> {
-        // The flat reader takes most confirmations in one pass; serde
-        // reads (and words the refusal of) the rest.
-        let members = match flat::members(payload, MEMBERS) {
-            Some(members) => members,
-            None => fields::parse_json::<Confirmation>(NAME, payload)?.into_raw(),
-        };
-        let [trans_id, trans_time, trans_amount, bill_ref, invoice, msisdn, first, middle, last] =
-            members.map(raw_text);
+        let c = Confirmation::read(NAME, payload)?;
         let config = ctx.config;
-        let txn_id = fields::required(NAME, "TransID", trans_id)?;
-        let amount = fields::required(NAME, "TransAmount", trans_amount)?;
+        let txn_id = fields::required(NAME, "TransID", raw_text(c.trans_id))?;
+        let amount = fields::required(NAME, "TransAmount", raw_text(c.trans_amount))?;
         let money = fields::decimal_amount(NAME, &amount, config.mpesa_currency)?;
-        let time = fields::required(NAME, "TransTime", trans_time)?;
+        let time = fields::required(NAME, "TransTime", raw_text(c.trans_time))?;
         let paid_at = fields::compact_local_time(NAME, "TransTime", &time, config.time_zone.0)?;
         let references = fields::references([
-            (ReferenceKind::Account, bill_ref),
-            (ReferenceKind::Invoice, invoice),
+            (ReferenceKind::Account, raw_text(c.bill_ref_number)),
+            (ReferenceKind::Invoice, raw_text(c.invoice_number)),
         ]);
+        let (msisdn, first, middle, last) = (
+            raw_text(c.msisdn),
+            raw_text(c.first_name),
+            raw_text(c.middle_name),
+            raw_text(c.last_name),
+        );
         Ok(Payment {
             provider: NAME.to_string(),
             provider_txn_id: txn_id.into_owned(),
@@ -117,8 +75,8 @@ impl Provider for MpesaC2b {
 mod tests {
     use super::*;
 
-    /// [`MEMBERS`] names what the serde struct reads, in its order: on
-    /// every C2B fixture both readers hand over the same raw members.
+    /// On every C2B fixture the one-pass read is the serde read, and every
+    /// member is found.
     #[test]
     fn the_one_pass_read_is_the_serde_read() {
         let dir = std::path::PathBuf::from(
@@ -133,13 +91,16 @@ mod tests {
         ] {
             let text = std::fs::read_to_string(dir.join(name)).unwrap();
             let payload = text.trim();
-            let through_serde = fields::parse_json::<Confirmation>(NAME, payload)
-                .unwrap()
-                .into_raw();
-            assert!(through_serde.iter().all(Option::is_some), "{name}");
+            let through_serde = Confirmation::through_serde(NAME, payload).unwrap();
+            assert!(through_serde.trans_id.is_some() && through_serde.last_name.is_some());
             assert_eq!(
-                flat::members(payload, MEMBERS),
-                Some(through_serde),
+                super::super::flat::members(payload, ["TransID"]),
+                Some([through_serde.trans_id]),
+                "{name}: the one-pass reader takes the fixture"
+            );
+            assert_eq!(
+                Confirmation::read(NAME, payload).unwrap(),
+                through_serde,
                 "{name}"
             );
         }
