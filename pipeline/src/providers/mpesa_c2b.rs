@@ -79,17 +79,12 @@ mod tests {
     /// member is found.
     #[test]
     fn the_one_pass_read_is_the_serde_read() {
-        let dir = std::path::PathBuf::from(
-            std::env::var_os("CARGO_MANIFEST_DIR")
-                .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-        )
-        .join("../fixtures/providers");
         for name in [
             "mpesa_c2b_confirmation.json",
             "mpesa_c2b_hashed_msisdn.json",
             "mpesa_c2b_masked_msisdn.json",
         ] {
-            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            let text = super::super::tests::fixture(name);
             let payload = text.trim();
             let through_serde = Confirmation::through_serde(NAME, payload).unwrap();
             assert!(through_serde.trans_id.is_some() && through_serde.last_name.is_some());

@@ -17,7 +17,8 @@ fn fixture_dir() -> std::path::PathBuf {
     .join("../fixtures/providers")
 }
 
-fn fixture(name: &str) -> String {
+/// A provider fixture's text (adapters' own tests read them here too).
+pub(super) fn fixture(name: &str) -> String {
     let path = fixture_dir().join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
