@@ -25,34 +25,149 @@ pub(super) fn members<'a, const N: usize>(
     payload: &'a str,
     names: [&str; N],
 ) -> Option<[Option<&'a str>; N]> {
+    let mut found: [Option<&'a str>; N] = [None; N];
+    let mut seen = [false; N];
+    read_object(
+        payload,
+        &mut pick(payload, names, &mut found, &mut seen),
+        None,
+    )?;
+    Some(found)
+}
+
+/// [`members`] of `payload`, and every member of the object reached from
+/// it by `path` (as [`all_members`] reads them), in one pass: a Stripe
+/// event's envelope and its `data.object`, without reading the object's
+/// bytes once per level. `None` also when a step of `path` is missing,
+/// repeated or not an object (serde refuses each, a struct field).
+pub(super) fn members_and_object<'a, const N: usize>(
+    payload: &'a str,
+    names: [&str; N],
+    path: &[&str],
+) -> Option<([Option<&'a str>; N], Members<'a>)> {
+    let (step, rest) = path.split_first()?;
+    let mut found: [Option<&'a str>; N] = [None; N];
+    let mut seen = [false; N];
+    let mut object = Vec::new();
+    let mut reached = false;
+    let mut once = false;
+    let mut descend = |reader: &mut Reader<'a>| {
+        (!std::mem::replace(&mut once, true)).then_some(())?;
+        walk(reader, 1, rest, &mut object, &mut reached)
+    };
+    read_object(
+        payload,
+        &mut pick(payload, names, &mut found, &mut seen),
+        Some((step.as_bytes(), &mut descend)),
+    )?;
+    reached.then_some((found, object))
+}
+
+/// Every member of the object `payload`, in order and repeats included:
+/// its key and its value's raw JSON text (`null` too), as serde reads an
+/// object into a map of `&RawValue`s before a repeated key replaces the
+/// earlier one. `None` when `payload` is not one JSON object this reader
+/// handles (see the module docs).
+pub(super) fn all_members(payload: &str) -> Option<Members<'_>> {
+    let mut found = Vec::new();
+    read_object(payload, &mut collect(payload, &mut found), None)?;
+    Some(found)
+}
+
+/// A member callback keeping the raw text of each member named in
+/// `names` in `found`, refusing a name met twice.
+fn pick<'a, 'f, const N: usize>(
+    payload: &'a str,
+    names: [&'f str; N],
+    found: &'f mut [Option<&'a str>; N],
+    seen: &'f mut [bool; N],
+) -> impl FnMut(&'a [u8], std::ops::Range<usize>) -> Option<()> + 'f
+where
+    'a: 'f,
+{
+    move |key, value| {
+        if let Some(i) = names.iter().position(|n| n.as_bytes() == key) {
+            if std::mem::replace(&mut seen[i], true) {
+                return None;
+            }
+            let value = &payload[value];
+            found[i] = (value != "null").then_some(value);
+        }
+        Some(())
+    }
+}
+
+/// A member callback collecting every member into `found`.
+fn collect<'a, 'f>(
+    payload: &'a str,
+    found: &'f mut Vec<(&'a str, &'a str)>,
+) -> impl FnMut(&'a [u8], std::ops::Range<usize>) -> Option<()> + 'f
+where
+    'a: 'f,
+{
+    move |key, value| {
+        // A key is the text between two quotes: on character boundaries.
+        found.push((std::str::from_utf8(key).ok()?, &payload[value]));
+        Some(())
+    }
+}
+
+/// Reads `payload`, one JSON object and nothing after it, telling
+/// `on_member` each of its members and reading the member `descend`
+/// names with its reader.
+fn read_object<'a>(
+    payload: &'a str,
+    on_member: OnMember<'_, 'a>,
+    descend: Option<Descend<'_, 'a>>,
+) -> Option<()> {
     let mut reader = Reader {
+        text: payload,
         bytes: payload.as_bytes(),
         at: 0,
     };
-    let mut found: [Option<&'a str>; N] = [None; N];
-    let mut seen = [false; N];
     reader.skip_space();
     if reader.peek() != Some(b'{') {
         return None;
     }
-    reader.container(
-        b'}',
-        0,
-        true,
-        Some(&mut |key, value| {
-            if let Some(i) = names.iter().position(|n| n.as_bytes() == key) {
-                if seen[i] {
-                    return None;
-                }
-                seen[i] = true;
-                let value = &payload[value];
-                found[i] = (value != "null").then_some(value);
-            }
-            Some(())
-        }),
-    )?;
+    reader.container(b'}', 0, true, Some(on_member), descend)?;
     reader.skip_space();
-    (reader.at == reader.bytes.len()).then_some(found)
+    (reader.at == reader.bytes.len()).then_some(())
+}
+
+/// Reads the object at the reader (anything else refused) at `depth`,
+/// following `path` into it; at the path's end, collects every member of
+/// the object there into `object` and sets `reached`.
+fn walk<'a>(
+    reader: &mut Reader<'a>,
+    depth: usize,
+    path: &[&str],
+    object: &mut Vec<(&'a str, &'a str)>,
+    reached: &mut bool,
+) -> Option<()> {
+    if reader.peek() != Some(b'{') || depth >= MAX_DEPTH {
+        return None;
+    }
+    let text = reader.text;
+    match path.split_first() {
+        None => {
+            *reached = true;
+            reader.container(b'}', depth, true, Some(&mut collect(text, object)), None)
+        }
+        Some((step, rest)) => {
+            let mut once = false;
+            let mut descend = |reader: &mut Reader<'a>| {
+                (!std::mem::replace(&mut once, true)).then_some(())?;
+                walk(reader, depth + 1, rest, object, reached)
+            };
+            reader.container(
+                b'}',
+                depth,
+                true,
+                None,
+                Some((step.as_bytes(), &mut descend)),
+            )
+        }
+    }
 }
 
 /// Declares a flat payload's members once, as `field: "JsonName"`, and
@@ -103,9 +218,17 @@ macro_rules! flat_payload {
 }
 pub(super) use flat_payload;
 
+/// An object's members: each key and its value's raw text, in order.
+pub(super) type Members<'a> = Vec<(&'a str, &'a str)>;
+
 /// Told each member of an object: its key and where its value lies; `None`
 /// stops the read.
-type OnMember<'c> = &'c mut dyn FnMut(&[u8], std::ops::Range<usize>) -> Option<()>;
+type OnMember<'c, 'a> = &'c mut dyn FnMut(&'a [u8], std::ops::Range<usize>) -> Option<()>;
+
+/// A member read by a callback of its own instead of being skipped: its
+/// key, and the callback, which finds the reader at the value's first byte
+/// and must leave it after the value.
+type Descend<'c, 'a> = (&'c [u8], &'c mut dyn FnMut(&mut Reader<'a>) -> Option<()>);
 
 /// Where a string's content stops: the first `"`, `\\` or control
 /// character. Eight bytes at a time (SWAR: a byte below `n` sets its top
@@ -135,6 +258,9 @@ fn string_end(bytes: &[u8]) -> Option<usize> {
 }
 
 struct Reader<'a> {
+    /// What is read, as text (values are handed out as slices of it) and
+    /// as bytes.
+    text: &'a str,
     bytes: &'a [u8],
     at: usize,
 }
@@ -175,8 +301,8 @@ impl<'a> Reader<'a> {
         match self.peek()? {
             b'"' => self.string().map(drop),
             b'{' | b'[' if depth >= MAX_DEPTH => None,
-            b'{' => self.container(b'}', depth, true, None),
-            b'[' => self.container(b']', depth, false, None),
+            b'{' => self.container(b'}', depth, true, None, None),
+            b'[' => self.container(b']', depth, false, None, None),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
@@ -186,13 +312,15 @@ impl<'a> Reader<'a> {
     }
 
     /// An object's members or an array's items, from the opening bracket;
-    /// each member is told to `on_member`, if given.
+    /// each member is told to `on_member`, if given, and the member
+    /// `descend` names is read by its callback.
     fn container(
         &mut self,
         close: u8,
         depth: usize,
         keyed: bool,
-        mut on_member: Option<OnMember<'_>>,
+        mut on_member: Option<OnMember<'_, 'a>>,
+        mut descend: Option<Descend<'_, 'a>>,
     ) -> Option<()> {
         self.at += 1;
         self.skip_space();
@@ -211,7 +339,10 @@ impl<'a> Reader<'a> {
                 None
             };
             let start = self.at;
-            self.value(depth + 1)?;
+            match (key, descend.as_mut()) {
+                (Some(key), Some((name, read))) if key == *name => read(self)?,
+                _ => self.value(depth + 1)?,
+            }
             if let (Some(key), Some(on_member)) = (key, on_member.as_mut()) {
                 on_member(key, start..self.at)?;
             }
@@ -266,6 +397,8 @@ impl<'a> Reader<'a> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use proptest::prelude::*;
     use serde::Deserialize;
     use serde_json::value::RawValue;
@@ -284,6 +417,16 @@ mod tests {
     fn through_serde(payload: &str) -> Option<[Option<&str>; 2]> {
         let s: Shape = serde_json::from_str(payload).ok()?;
         Some([s.a.map(RawValue::get), s.b.map(RawValue::get)])
+    }
+
+    /// What serde reads from the same payload into a map of raw values.
+    fn map_through_serde(payload: &str) -> Option<BTreeMap<String, String>> {
+        let map: BTreeMap<String, &RawValue> = serde_json::from_str(payload).ok()?;
+        Some(
+            map.into_iter()
+                .map(|(k, v)| (k, v.get().to_string()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -313,6 +456,11 @@ mod tests {
         ] {
             assert_eq!(members(payload, ["a", "b"]), None, "{payload}");
         }
+        assert_eq!(
+            all_members(r#"{"a":1,"a":null}"#),
+            Some(vec![("a", "1"), ("a", "null")]),
+            "a map keeps repeats: serde's last one wins"
+        );
         let deep = format!("{{\"c\":{}{}}}", "[".repeat(40), "]".repeat(40));
         assert_eq!(members(&deep, ["a"]), None);
     }
@@ -386,6 +534,12 @@ mod tests {
             if let Some(read) = members(&payload, ["a", "b"]) {
                 prop_assert_eq!(Some(read), through_serde(&payload));
             }
+            if let Some(all) = all_members(&payload) {
+                // Into a map, a repeated key's last value wins, as in serde's.
+                let read: BTreeMap<String, String> =
+                    all.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                prop_assert_eq!(Some(read), map_through_serde(&payload));
+            }
         }
 
         /// The word-at-a-time scan stops where a byte-by-byte one does.
@@ -419,6 +573,8 @@ mod tests {
             let read = members(&payload, ["a", "b"]);
             prop_assert!(read.is_some(), "{}", payload);
             prop_assert_eq!(read, through_serde(&payload));
+            let all = all_members(&payload);
+            prop_assert_eq!(all.as_ref().map(Vec::len), Some(unique.len()));
         }
     }
 }

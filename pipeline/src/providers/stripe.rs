@@ -8,7 +8,7 @@
 //! take the PaymentIntent id (the second is then a `duplicate`); refunds and
 //! disputes are reversals of the PaymentIntent they take money from.
 
-use std::borrow::{Borrow, Cow};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use model::{Payment, PaymentStatus, ReferenceKind, ReferenceValue};
@@ -17,25 +17,64 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::fields;
+use super::{fields, flat};
 use super::{NormalizeContext, NormalizeError, Provider};
 
 const NAME: &str = "stripe";
 
-#[derive(Deserialize)]
+/// The event's members that matter, read in one pass when
+/// [`flat::members`] can, else through serde (which words the refusal).
 struct Event<'a> {
-    #[serde(rename = "type", borrow)]
     event_type: Cow<'a, str>,
-    #[serde(default)]
     created: Option<i64>,
-    #[serde(borrow)]
-    data: EventData<'a>,
+    object: Object<'a>,
 }
 
-#[derive(Deserialize)]
-struct EventData<'a> {
-    #[serde(borrow)]
-    object: Object<'a>,
+impl<'a> Event<'a> {
+    fn read(payload: &'a str) -> Result<Self, NormalizeError> {
+        Self::flat(payload).map_or_else(|| Self::through_serde(payload), Ok)
+    }
+
+    /// The one-pass read; `None` leaves the payload to serde: anything
+    /// the reader does not handle, and anything serde would refuse (a
+    /// missing or mistyped member).
+    fn flat(payload: &'a str) -> Option<Self> {
+        let ([event_type, created], object) =
+            flat::members_and_object(payload, ["type", "created"], &["data", "object"])?;
+        let event_type = event_type?.strip_prefix('"')?.strip_suffix('"')?;
+        let created = match created {
+            Some(text) => Some(integer(text)?),
+            None => None,
+        };
+        Some(Event {
+            event_type: Cow::Borrowed(event_type),
+            created,
+            object: Object::from_members(object),
+        })
+    }
+
+    fn through_serde(payload: &'a str) -> Result<Self, NormalizeError> {
+        #[derive(Deserialize)]
+        struct Json<'a> {
+            #[serde(rename = "type", borrow)]
+            event_type: Cow<'a, str>,
+            #[serde(default)]
+            created: Option<i64>,
+            #[serde(borrow)]
+            data: Data<'a>,
+        }
+        #[derive(Deserialize)]
+        struct Data<'a> {
+            #[serde(borrow)]
+            object: BTreeMap<Key<'a>, &'a RawValue>,
+        }
+        let json: Json<'a> = fields::parse_json(NAME, payload)?;
+        Ok(Event {
+            event_type: json.event_type,
+            created: json.created,
+            object: Object::from_map(json.data.object),
+        })
+    }
 }
 
 /// A JSON object read one level deep: its keys, and each value's raw text
@@ -43,19 +82,82 @@ struct EventData<'a> {
 /// A Stripe object has dozens of fields, nested objects and lists, of
 /// which a handful matter here; reading all of them into `Value`s (a
 /// string and a tree node each) cost a Stripe event three times an M-Pesa
-/// one (BENCHMARKS, session 21). Sorted by key, a repeated key's last
-/// value winning, as `serde_json::Map` reads them.
-type Object<'a> = BTreeMap<Key<'a>, &'a RawValue>;
+/// one (BENCHMARKS, session 21), and reading them into a map through
+/// serde still cost twice (session 23). Members are kept as read; a
+/// repeated key's last value wins, as in `serde_json::Map`.
+#[derive(Debug)]
+struct Object<'a> {
+    members: Vec<(Cow<'a, str>, &'a str)>,
+}
 
-/// An object's key, borrowed unless it had escapes.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct Key<'a>(Cow<'a, str>);
+impl<'a> Object<'a> {
+    /// Reads an object's text, in one pass when [`flat::all_members`] can.
+    fn read(text: &'a str) -> Option<Self> {
+        Self::flat(text).or_else(|| Self::through_serde(text))
+    }
 
-impl Borrow<str> for Key<'_> {
-    fn borrow(&self) -> &str {
-        &self.0
+    fn flat(text: &'a str) -> Option<Self> {
+        flat::all_members(text).map(Self::from_members)
+    }
+
+    fn from_members(members: Vec<(&'a str, &'a str)>) -> Self {
+        Object {
+            members: members
+                .into_iter()
+                .map(|(key, value)| (Cow::Borrowed(key), value))
+                .collect(),
+        }
+    }
+
+    fn through_serde(text: &'a str) -> Option<Self> {
+        serde_json::from_str(text).ok().map(Self::from_map)
+    }
+
+    fn from_map(map: BTreeMap<Key<'a>, &'a RawValue>) -> Self {
+        Object {
+            members: map
+                .into_iter()
+                .map(|(key, value)| (key.0, value.get()))
+                .collect(),
+        }
+    }
+
+    /// The raw text of `key`'s value (its last, if repeated).
+    fn get(&self, key: &str) -> Option<&'a str> {
+        self.members
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, value)| *value)
+    }
+
+    fn contains_key(&self, key: &str) -> bool {
+        self.members.iter().any(|(k, _)| k == key)
+    }
+
+    fn insert(&mut self, key: &'a str, value: &'a str) {
+        self.members.push((Cow::Borrowed(key), value));
+    }
+
+    /// Each key's value, in key order (as a map iterates them).
+    fn values_by_key(&self) -> Vec<&'a str> {
+        let mut last: BTreeMap<&str, &'a str> = BTreeMap::new();
+        for (key, value) in &self.members {
+            last.insert(key, value);
+        }
+        last.into_values().collect()
+    }
+
+    /// Distinct keys.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.values_by_key().len()
     }
 }
+
+/// An object's key, borrowed unless it had escapes (the serde read).
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Key<'a>(Cow<'a, str>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -79,25 +181,21 @@ impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
     }
 }
 
-/// A value read as an object (`None` if it is not one).
-fn object(raw: &RawValue) -> Option<Object<'_>> {
-    raw.get()
-        .starts_with('{')
-        .then(|| serde_json::from_str(raw.get()).ok())
-        .flatten()
+/// A value's raw text read as an object (`None` if it is not one).
+fn object(raw: &str) -> Option<Object<'_>> {
+    raw.starts_with('{').then(|| Object::read(raw)).flatten()
 }
 
-/// A value read as a list (`None` if it is not one).
-fn list(raw: &RawValue) -> Option<Vec<&RawValue>> {
-    raw.get()
-        .starts_with('[')
-        .then(|| serde_json::from_str(raw.get()).ok())
+/// A value's raw text read as a list (`None` if it is not one).
+fn list(raw: &str) -> Option<Vec<&str>> {
+    raw.starts_with('[')
+        .then(|| serde_json::from_str::<Vec<&RawValue>>(raw).ok())
         .flatten()
+        .map(|items| items.into_iter().map(RawValue::get).collect())
 }
 
 /// A string value's text, borrowed unless it had escapes (`Value::as_str`).
-fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let text = raw.get();
+fn string(text: &str) -> Option<Cow<'_, str>> {
     match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
         Some(inner) if !inner.contains('\\') => Some(Cow::Borrowed(inner)),
         Some(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
@@ -106,67 +204,67 @@ fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
 }
 
 /// An integer value that fits an `i64` (`Value::as_i64`): JSON's integer
-/// text is Rust's, and a fraction or exponent is no integer to either.
-fn integer(raw: &RawValue) -> Option<i64> {
-    raw.get().parse().ok()
+/// text is Rust's, and a fraction or exponent is no integer to either. But
+/// `-0` is: serde_json reads it as the float -0.0.
+fn integer(raw: &str) -> Option<i64> {
+    (raw != "-0").then(|| raw.parse().ok()).flatten()
 }
 
 /// A string field, or the `id` of an expanded object.
 fn id_of(object: &Object<'_>, key: &str) -> Option<String> {
-    let raw = *object.get(key)?;
-    match raw.get().as_bytes().first()? {
+    let raw = object.get(key)?;
+    match raw.as_bytes().first()? {
         b'"' => fields::non_empty(string(raw).as_deref()),
         b'{' => self::object(raw)?
             .get("id")
-            .and_then(|id| string(id))
+            .and_then(string)
             .and_then(|s| fields::non_empty(Some(&s))),
         _ => None,
     }
 }
 
-/// A non-blank string at a path of keys (and list indexes) under an object.
-fn str_at<'a>(object: &Object<'a>, path: &[&str]) -> Option<Cow<'a, str>> {
+/// The raw text at a path of keys (and list indexes) under an object.
+fn value_at<'a>(object: &Object<'a>, path: &[&str]) -> Option<&'a str> {
     let (first, rest) = path.split_first()?;
-    let mut at: &'a RawValue = object.get(*first)?;
+    let mut at: &'a str = object.get(first)?;
     for key in rest {
         at = match key.parse::<usize>() {
             Ok(i) => *list(at)?.get(i)?,
-            Err(_) => *self::object(at)?.get(*key)?,
+            Err(_) => self::object(at)?.get(key)?,
         };
     }
-    string(at).filter(|s| !s.trim().is_empty())
+    Some(at)
+}
+
+/// A non-blank string at a path of keys (and list indexes) under an object.
+fn str_at<'a>(object: &Object<'a>, path: &[&str]) -> Option<Cow<'a, str>> {
+    string(value_at(object, path)?).filter(|s| !s.trim().is_empty())
 }
 
 /// Reads a minor-unit amount field with Stripe's exponent for the currency.
 fn amount(object: &Object<'_>, keys: &[&'static str]) -> Result<model::Money, NormalizeError> {
-    let code =
-        object
-            .get("currency")
-            .and_then(|c| string(c))
-            .ok_or(NormalizeError::MissingField {
-                provider: NAME,
-                field: "currency",
-            })?;
+    let code = object
+        .get("currency")
+        .and_then(string)
+        .ok_or(NormalizeError::MissingField {
+            provider: NAME,
+            field: "currency",
+        })?;
     let currency = fields::currency(NAME, &code)?;
     let (key, value) = keys
         .iter()
-        .find_map(|k| {
-            object
-                .get(*k)
-                .filter(|v| v.get() != "null")
-                .map(|v| (*k, *v))
-        })
+        .find_map(|k| object.get(k).filter(|v| *v != "null").map(|v| (*k, v)))
         .ok_or(NormalizeError::MissingField {
             provider: NAME,
             field: keys[0],
         })?;
     // An integer as `serde_json::Number` prints it.
-    let text = match (value.get().parse::<i64>(), value.get().parse::<u64>()) {
+    let text = match (value.parse::<i64>(), value.parse::<u64>()) {
         (Ok(n), _) => n.to_string(),
         (_, Ok(n)) => n.to_string(),
         _ => {
-            let shown = serde_json::from_str::<Value>(value.get())
-                .map_or_else(|_| value.get().to_string(), |v| v.to_string());
+            let shown = serde_json::from_str::<Value>(value)
+                .map_or_else(|_| value.to_string(), |v| v.to_string());
             return Err(NormalizeError::BadAmount {
                 provider: NAME,
                 detail: format!("{key} must be an integer in minor units, got {shown}"),
@@ -187,8 +285,8 @@ fn required_id(object: &Object<'_>, key: &'static str) -> Result<String, Normali
 /// key, as Stripe gives no order), then the customer id.
 fn references(object: &Object<'_>) -> Vec<ReferenceValue> {
     let mut refs = Vec::new();
-    if let Some(meta) = object.get("metadata").and_then(|m| self::object(m)) {
-        for v in meta.values() {
+    if let Some(meta) = object.get("metadata").and_then(self::object) {
+        for v in meta.values_by_key() {
             if let Some(s) = fields::non_empty(string(v).as_deref()) {
                 refs.push(ReferenceValue {
                     kind: ReferenceKind::Request,
@@ -197,7 +295,7 @@ fn references(object: &Object<'_>) -> Vec<ReferenceValue> {
             }
         }
     }
-    let number = object.get("number").and_then(|n| string(n));
+    let number = object.get("number").and_then(string);
     if let Some(number) = fields::non_empty(number.as_deref()) {
         refs.push(ReferenceValue {
             kind: ReferenceKind::Invoice,
@@ -215,20 +313,38 @@ fn references(object: &Object<'_>) -> Vec<ReferenceValue> {
 
 /// The payer's name and phone from billing details, shipping, or the invoice.
 fn payer(object: &Object<'_>, default_cc: &str) -> (Option<String>, Option<model::PayerPhone>) {
-    let name_paths: [&[&str]; 4] = [
-        &["charges", "data", "0", "billing_details", "name"],
-        &["latest_charge", "billing_details", "name"],
-        &["shipping", "name"],
-        &["customer_name"],
+    // The objects that may hold them, in order, and their keys there:
+    // each object is read once for both.
+    let holders: [(&[&str], &str, &str); 4] = [
+        (
+            &["charges", "data", "0", "billing_details"],
+            "name",
+            "phone",
+        ),
+        (&["latest_charge", "billing_details"], "name", "phone"),
+        (&["shipping"], "name", "phone"),
+        (&[], "customer_name", "customer_phone"),
     ];
-    let phone_paths: [&[&str]; 4] = [
-        &["charges", "data", "0", "billing_details", "phone"],
-        &["latest_charge", "billing_details", "phone"],
-        &["shipping", "phone"],
-        &["customer_phone"],
-    ];
-    let name = name_paths.iter().find_map(|p| str_at(object, p));
-    let phone = phone_paths.iter().find_map(|p| str_at(object, p));
+    let (mut name, mut phone) = (None, None);
+    for (path, name_key, phone_key) in holders {
+        if name.is_some() && phone.is_some() {
+            break;
+        }
+        let nested;
+        let holder = if path.is_empty() {
+            object
+        } else {
+            match value_at(object, path).and_then(self::object) {
+                Some(found) => {
+                    nested = found;
+                    &nested
+                }
+                None => continue,
+            }
+        };
+        name = name.or_else(|| str_at(holder, &[name_key]));
+        phone = phone.or_else(|| str_at(holder, &[phone_key]));
+    }
     (
         fields::full_name([name.as_deref()]),
         fields::payer_phone(phone.as_deref(), default_cc),
@@ -248,11 +364,9 @@ impl Provider for Stripe {
         payload: &str,
         ctx: &NormalizeContext<'_>,
     ) -> Result<Payment, NormalizeError> {
-        let event: Event = fields::parse_json(NAME, payload)?;
-        let o = &event.data.object;
-        let created = event
-            .created
-            .or_else(|| o.get("created").and_then(|c| integer(c)));
+        let event = Event::read(payload)?;
+        let o = &event.object;
+        let created = event.created.or_else(|| o.get("created").and_then(integer));
         let paid_at = match created {
             Some(s) => fields::unix_time(NAME, "created", s)?,
             None => ctx.fallback_time(),
@@ -296,8 +410,8 @@ impl Provider for Stripe {
                 let txn_id = id_of(o, "payment_intent").map_or_else(|| required_id(o, "id"), Ok)?;
                 let paid_at = match o
                     .get("status_transitions")
-                    .and_then(|s| object(s))
-                    .and_then(|s| s.get("paid_at").and_then(|p| integer(p)))
+                    .and_then(object)
+                    .and_then(|s| s.get("paid_at").and_then(integer))
                 {
                     Some(s) => fields::unix_time(NAME, "status_transitions.paid_at", s)?,
                     None => paid_at,
@@ -314,15 +428,15 @@ impl Provider for Stripe {
                     id_of(o, "payment_intent").map_or_else(|| required_id(o, "id"), Ok)?;
                 let latest_refund = o
                     .get("refunds")
-                    .and_then(|r| object(r))
-                    .and_then(|r| r.get("data").and_then(|d| list(d)))
+                    .and_then(object)
+                    .and_then(|r| r.get("data").and_then(list))
                     .and_then(|d| d.first().and_then(|first| object(first)));
                 let (txn_id, money) = match latest_refund {
                     Some(mut refund) => {
                         // A refund without its own currency is in the charge's.
                         if !refund.contains_key("currency") {
                             if let Some(currency) = o.get("currency") {
-                                refund.insert(Key(Cow::Borrowed("currency")), currency);
+                                refund.insert("currency", currency);
                             }
                         }
                         (required_id(&refund, "id")?, amount(&refund, &["amount"])?)
@@ -375,6 +489,7 @@ mod tests {
             any::<bool>().prop_map(Value::from),
             any::<i64>().prop_map(Value::from),
             any::<u64>().prop_map(Value::from),
+            Just(Value::from(-0.0)),
             (-1e6f64..1e6).prop_map(Value::from),
             "[a-z \"\\\\é\n]{0,6}".prop_map(Value::from),
         ];
@@ -415,11 +530,11 @@ mod tests {
             let map: serde_json::Map<String, Value> =
                 fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
             let text = Value::Object(map.clone()).to_string();
-            let raw: Object<'_> = serde_json::from_str(&text).unwrap();
+            let raw = Object::read(&text).unwrap();
             let lazy_at = str_at(&raw, &path);
             prop_assert_eq!(lazy_at.as_deref(), value_str_at(&map, &path));
             for (key, value) in &map {
-                let lazy = raw[key.as_str()];
+                let lazy = raw.get(key).unwrap();
                 let lazy_text = string(lazy);
                 prop_assert_eq!(lazy_text.as_deref(), value.as_str());
                 prop_assert_eq!(integer(lazy), value.as_i64());
@@ -431,6 +546,58 @@ mod tests {
                     _ => None,
                 };
                 prop_assert_eq!(id_of(&raw, key), id);
+            }
+        }
+
+        /// Whatever the one-pass read accepts, serde reads alike: a
+        /// repeated key's last value, and the values in key order.
+        #[test]
+        fn one_pass_and_serde_read_objects_alike(
+            members in prop::collection::vec((prop::sample::select(vec!["id", "b", "a"]), json()), 0..6),
+        ) {
+            let text = format!(
+                "{{{}}}",
+                members.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect::<Vec<_>>().join(",")
+            );
+            let serde = Object::through_serde(&text).unwrap();
+            if let Some(flat) = Object::flat(&text) {
+                for key in ["id", "b", "a", "c"] {
+                    prop_assert_eq!(flat.get(key), serde.get(key));
+                    prop_assert_eq!(flat.contains_key(key), serde.contains_key(key));
+                }
+                prop_assert_eq!(flat.values_by_key(), serde.values_by_key());
+            }
+        }
+
+        /// The event's envelope: the one-pass read takes only what serde
+        /// takes, and reads it alike.
+        #[test]
+        fn one_pass_and_serde_read_events_alike(
+            event_type in prop::sample::select(vec![None, Some("\"invoice.paid\""), Some("1"), Some("null"), Some("\"a\\\"b\"")]),
+            created in prop::sample::select(vec![None, Some("12"), Some("-0"), Some("1.5"), Some("null"), Some("\"7\""), Some("18446744073709551615")]),
+            object in prop::sample::select(vec![None, Some("{}"), Some("{\"id\":\"pi_1\",\"id\":2}"), Some("null"), Some("[]")]),
+            twice in prop::sample::select(vec![None, Some("type"), Some("created"), Some("data")]),
+        ) {
+            let mut members: Vec<String> = Vec::new();
+            let mut push = |name: &str, value: Option<&str>| {
+                if let Some(value) = value {
+                    members.push(format!("\"{name}\":{value}"));
+                }
+            };
+            push("type", event_type);
+            push("created", created);
+            push("data", object.map(|o| format!("{{\"object\":{o}}}")).as_deref());
+            if let Some(name) = twice {
+                push(name, Some("null"));
+            }
+            let text = format!("{{{}}}", members.join(","));
+            if let Some(flat) = Event::flat(&text) {
+                let serde = Event::through_serde(&text);
+                prop_assert!(serde.is_ok(), "{}", text);
+                let serde = serde.unwrap();
+                prop_assert_eq!(&flat.event_type, &serde.event_type);
+                prop_assert_eq!(flat.created, serde.created);
+                prop_assert_eq!(flat.object.get("id"), serde.object.get("id"));
             }
         }
     }
