@@ -185,25 +185,20 @@ impl CustomerIndex {
             first.push(phone);
             owners.push(owner);
         }
-        self.store.prefetch(Table::Refs, &first);
-        // The keys are in cache now: read who they name, in place.
-        // A read that fails is not kept: matching reads it again and
-        // reports the failure.
-        let mut named: Vec<Option<Members>> = Vec::with_capacity(first.len());
+        // Who the keys name, read together. A read that fails is not
+        // kept: matching reads it again and reports the failure.
+        let mut named: Vec<Option<Members>> = self.read_members(&first);
         let mut unresolved = Vec::new();
-        for at in 0..first.len() {
-            let (key, owner) = (&first[at], owners[at]);
-            let members = self.refs(key).ok();
-            if key.first() == Some(&b'x') && customers_named(key, members.as_ref()).next().is_none()
+        for (at, key) in first.iter().enumerate() {
+            if key.first() == Some(&b'x')
+                && customers_named(key, named[at].as_ref()).next().is_none()
             {
                 let typed = std::str::from_utf8(key.get(2..).unwrap_or_default()).unwrap_or("");
                 unresolved.push(keys::key('c', &canonical(typed)));
-                owners.push(owner);
+                owners.push(owners[at]);
             }
-            named.push(members);
         }
-        self.store.prefetch(Table::Refs, &unresolved);
-        named.extend(unresolved.iter().map(|key| self.refs(key).ok()));
+        named.extend(self.read_members(&unresolved));
         let keys: Vec<Vec<u8>> = first.into_iter().chain(unresolved).collect();
         // Then those customers' records, and the names the strategies
         // compare.
@@ -224,6 +219,18 @@ impl CustomerIndex {
             }
         }
         read_ahead
+    }
+}
+
+impl CustomerIndex {
+    /// The members of each of `keys` of the reference table, read
+    /// together (`KvStore::get_many_shared`); `None` where a read failed.
+    fn read_members(&self, keys: &[Vec<u8>]) -> Vec<Option<Members>> {
+        self.store
+            .get_many_shared(Table::Refs, keys)
+            .into_iter()
+            .map(|read| Members::parse(read.ok()?).ok())
+            .collect()
     }
 }
 
