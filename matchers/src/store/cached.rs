@@ -452,9 +452,9 @@ mod tests {
             warm in 0u8..3,
         ) {
             let key = |i: u8| {
-                let prefix = if i % 5 == 0 { "f:" } else { "x:" };
+                let prefix = if i.is_multiple_of(5) { "f:" } else { "x:" };
                 let mut key = format!("{prefix}{i}").into_bytes();
-                if i % 7 == 0 {
+                if i.is_multiple_of(7) {
                     key.extend_from_slice(&[b'l'; 30]);
                 }
                 key
