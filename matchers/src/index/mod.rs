@@ -20,7 +20,7 @@ use decoded::{Decoded, DECODED_MAX};
 
 use crate::error::{Error, Result};
 use crate::store::set::Members;
-use crate::store::{Batch, KvStore, Table};
+use crate::store::{corrupt_set, Batch, KvStore, Table};
 
 /// Bounds on the fuzzy lookup, so a query costs the same at any size.
 #[derive(Clone, Debug)]
@@ -50,7 +50,6 @@ pub struct CustomerIndex {
     invoices: Arc<Decoded<Invoice>>,
 }
 
-/// The key of a phone hash: digests are indexed in lower case.
 /// The key family of phone hashes.
 const PHONE_HASH: char = 'h';
 
@@ -59,6 +58,7 @@ fn phone_hash_value(sha256_hex: &str) -> String {
     sha256_hex.to_ascii_lowercase()
 }
 
+/// The key of a phone hash: digests are indexed in lower case.
 fn phone_hash_key(sha256_hex: &str) -> Vec<u8> {
     keys::key(PHONE_HASH, &phone_hash_value(sha256_hex))
 }
@@ -272,11 +272,12 @@ impl CustomerIndex {
             .map(|d| keys::key('f', d))
             .collect();
         probes.push(keys::key('f', canonical));
-        // Independent reads: touched together first, so they overlap.
-        self.store.prefetch(Table::Refs, &probes);
+        // Independent reads: read together, so their misses overlap.
+        let reads = self.store.get_many_shared(Table::Refs, &probes);
         let mut near: Vec<String> = Vec::new();
-        for probe in probes {
-            let members = self.store.members(Table::Refs, &probe)?;
+        for (probe, read) in probes.iter().zip(reads) {
+            let members =
+                Members::parse(read?).map_err(|detail| corrupt_set(Table::Refs, probe, detail))?;
             for m in members
                 .iter()
                 .take(self.bounds.max_members_per_key)

@@ -220,9 +220,7 @@ impl CustomerIndex {
         }
         read_ahead
     }
-}
 
-impl CustomerIndex {
     /// The members of each of `keys` of the reference table, read
     /// together (`KvStore::get_many_shared`); `None` where a read failed.
     fn read_members(&self, keys: &[Vec<u8>]) -> Vec<Option<Members>> {

@@ -229,10 +229,7 @@ impl KvStore for CachedStore {
 
     fn get_many_shared(&self, table: Table, keys: &[Vec<u8>]) -> Vec<Result<Option<SharedBytes>>> {
         if !self.tables.contains(&table) {
-            return keys
-                .iter()
-                .map(|key| self.inner.get_shared(table, key))
-                .collect();
+            return self.inner.get_many_shared(table, keys);
         }
         let held = self.places(table, keys);
         self.touch(table, &held);
@@ -258,12 +255,6 @@ impl KvStore for CachedStore {
             .zip(keys)
             .map(|(answer, key)| answer.map_or_else(|| self.get_shared(table, key), Ok))
             .collect()
-    }
-
-    fn prefetch(&self, table: Table, keys: &[Vec<u8>]) {
-        if self.tables.contains(&table) {
-            self.touch(table, &self.places(table, keys));
-        }
     }
 
     fn write(&self, batch: Batch) -> Result<()> {

@@ -51,10 +51,6 @@ impl KvStore for CountingStore {
         self.inner.get_many_shared(table, keys)
     }
 
-    fn prefetch(&self, table: Table, keys: &[Vec<u8>]) {
-        self.inner.prefetch(table, keys);
-    }
-
     fn write(&self, batch: Batch) -> Result<()> {
         self.inner.write(batch)
     }

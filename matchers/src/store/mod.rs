@@ -147,13 +147,6 @@ pub trait KvStore: Send + Sync {
         Ok(self.get(table, key)?.map(SharedBytes::from))
     }
 
-    /// A hint that `keys` of `table` are about to be read: a store with a
-    /// memory tier touches where they are held, all together, so the
-    /// processor overlaps their cache misses instead of paying them one
-    /// after another on the way. No effect on any result; the default
-    /// does nothing.
-    fn prefetch(&self, _table: Table, _keys: &[Vec<u8>]) {}
-
     /// Reads several keys of `table` at once, each answer as
     /// [`KvStore::get_shared`] gives it, in order. A store with a memory
     /// tier touches where all of them are held before it reads any, so

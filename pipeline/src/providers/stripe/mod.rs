@@ -23,7 +23,8 @@ use super::{NormalizeContext, NormalizeError, Provider};
 const NAME: &str = "stripe";
 
 /// The event's members that matter, read in one pass when
-/// [`flat::members`] can, else through serde (which words the refusal).
+/// [`flat::members_and_object`] can, else through serde (which words the
+/// refusal).
 struct Event<'a> {
     event_type: Cow<'a, str>,
     created: Option<i64>,
