@@ -9,7 +9,7 @@ use model::{Candidate, Customer, Outcome, Payment};
 use crate::config::MatchingConfig;
 use crate::error::Result;
 use crate::evidence::{as_candidates, round4, Evidence};
-use crate::index::{CustomerIndex, Lookups};
+use crate::index::{CustomerIndex, Lookups, Wants};
 use crate::strategies::{self, Matcher};
 
 /// The matching verdict for one payment.
@@ -61,6 +61,66 @@ pub fn match_read_ahead(
     }
     strategies::load_customers(index, &mut evidence)?;
     Ok(decide(payment, &evidence, config))
+}
+
+/// [`match_payment`] for a batch of payments, with the same results in
+/// order, read ahead: first what matching starts from
+/// (`CustomerIndex::prefetch`), then, before each strategy runs over all
+/// the payments, what it said it would read for each
+/// ([`Matcher::wants`], read together by `CustomerIndex::read_wants`), so
+/// the cache misses of different payments overlap instead of adding up.
+///
+/// # Errors
+/// A storage failure of the index.
+pub fn match_batch(
+    payments: &[&Payment],
+    index: &CustomerIndex,
+    matchers: &[Box<dyn Matcher>],
+    config: &MatchingConfig,
+) -> Result<Vec<MatchResult>> {
+    let mut read_aheads = index.prefetch(payments);
+    let mut evidence: Vec<Evidence> = payments.iter().map(|_| Evidence::new()).collect();
+    for m in matchers {
+        let mut wants = Wants::new();
+        for (owner, ((payment, evidence), read_ahead)) in
+            payments.iter().zip(&evidence).zip(&read_aheads).enumerate()
+        {
+            wants.for_payment(owner);
+            let lookups = Lookups::read_ahead(index, read_ahead);
+            m.wants(payment, &lookups, config, evidence, &mut wants);
+        }
+        if !wants.is_empty() {
+            index.read_wants(wants, &mut read_aheads);
+        }
+        for ((payment, evidence), read_ahead) in
+            payments.iter().zip(&mut evidence).zip(&read_aheads)
+        {
+            m.propose(
+                payment,
+                &Lookups::read_ahead(index, read_ahead),
+                config,
+                evidence,
+            )?;
+        }
+    }
+    // The records the decision reads, of candidates no strategy loaded.
+    let mut wants = Wants::new();
+    for c in evidence.iter().flat_map(Evidence::candidates) {
+        if c.customer.is_none() {
+            wants.customer(&c.customer_id);
+        }
+    }
+    if !wants.is_empty() {
+        index.read_wants(wants, &mut read_aheads);
+    }
+    payments
+        .iter()
+        .zip(&mut evidence)
+        .map(|(payment, evidence)| {
+            strategies::load_customers(index, evidence)?;
+            Ok(decide(payment, evidence, config))
+        })
+        .collect()
 }
 
 fn review(rule: &str, detail: String, confidence: f64, candidates: Vec<Candidate>) -> MatchResult {
@@ -120,7 +180,10 @@ pub fn decide(payment: &Payment, evidence: &Evidence, config: &MatchingConfig) -
     }
     MatchResult {
         outcome: Outcome::Matched,
-        customer_id: Some(customer.customer_id.clone()),
+        // The candidate's copy of the id (the record's, under that id, is
+        // equal): the record's is rarely in cache, the candidate's was
+        // just written.
+        customer_id: Some(top.customer_id.clone()),
         customer: Some(customer),
         confidence: round4(score),
         rule: top.rule(),

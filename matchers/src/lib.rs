@@ -22,7 +22,7 @@ pub mod store;
 pub mod strategies;
 
 pub use config::MatchingConfig;
-pub use decide::{match_payment, match_read_ahead, MatchResult};
+pub use decide::{match_batch, match_payment, match_read_ahead, MatchResult};
 pub use error::{Error, Result};
 pub use evidence::Evidence;
 pub use index::CustomerIndex;

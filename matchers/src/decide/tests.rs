@@ -1,5 +1,7 @@
 use model::{Currency, Money, PayerPhone, Payment, PaymentStatus, ReferenceKind, ReferenceValue};
 
+use proptest::prelude::*;
+
 use super::*;
 use crate::index::tests::{customer, invoice, memory_index};
 use crate::strategies::registry;
@@ -192,6 +194,7 @@ fn read_ahead_answers_give_the_same_results_with_fewer_reads() {
     let reads_alone = store.gets() - before;
 
     let refs: Vec<&Payment> = payments.iter().collect();
+    let before_prefetch = store.gets();
     let answers = index.prefetch(&refs);
     assert_eq!(answers.len(), payments.len());
     let before = store.gets();
@@ -208,4 +211,125 @@ fn read_ahead_answers_give_the_same_results_with_fewer_reads() {
         reads_read_ahead + 10 <= reads_alone,
         "{reads_read_ahead} reads with the answers, {reads_alone} without"
     );
+
+    let reads_with_prefetch = store.gets() - before_prefetch;
+
+    // Matched as a batch: the same again, and no read more than through
+    // the read-ahead (what the later strategies read is read ahead, once:
+    // `index::wants` tests that they then read nothing).
+    let before = store.gets();
+    let batched = match_batch(&refs, &index, &matchers, &config).unwrap();
+    let reads_batched = store.gets() - before;
+    assert_eq!(batched, alone);
+    assert!(
+        reads_batched <= reads_with_prefetch,
+        "{reads_batched} reads in a batch, {reads_with_prefetch} through the read-ahead"
+    );
+}
+
+/// A pool of customers whose account numbers are one edit from each
+/// other, so typos find several, with invoices of a few amounts.
+fn crowded() -> CustomerIndex {
+    let index = memory_index();
+    let mut w = index.writer();
+    let names = ["Jane Wanjiru", "Peter Otieno", "Mary Akinyi", "John Kamau"];
+    for n in 0..12i64 {
+        let id = format!("C{n}");
+        let name = names[n as usize % names.len()];
+        let phone = format!("07120000{n:02}");
+        w.upsert_customer(customer(&id, &format!("ACC100{n:02}"), name, &phone))
+            .unwrap();
+        for k in 0..(n % 3) {
+            let amount = 1000 * (1 + (n + k) % 3);
+            w.upsert_invoice(invoice(
+                &format!("INV-{n}-{k}"),
+                &id,
+                &format!("INV{n:03}{k}"),
+                amount,
+            ))
+            .unwrap();
+        }
+    }
+    w.commit().unwrap();
+    index
+}
+
+/// A reference as payers type them: exact, in look-alikes, one edit off,
+/// an invoice number, or unknown.
+fn any_reference() -> impl Strategy<Value = String> {
+    (0..12u32, 0..6u32, 0..10usize).prop_map(|(n, how, at)| {
+        let exact = format!("ACC100{n:02}");
+        match how {
+            0 => exact,
+            1 => exact.replace('0', "O").to_lowercase(),
+            2 => {
+                let mut typo = exact.into_bytes();
+                let at = at % typo.len();
+                typo[at] = if typo[at] == b'7' { b'8' } else { b'7' };
+                String::from_utf8(typo).unwrap_or_default()
+            }
+            3 => {
+                let mut swapped = exact.into_bytes();
+                let at = at % (swapped.len() - 1);
+                swapped.swap(at, at + 1);
+                String::from_utf8(swapped).unwrap_or_default()
+            }
+            4 => format!("INV{n:03}{}", at % 3),
+            _ => format!("RENT{at}"),
+        }
+    })
+}
+
+fn any_payment() -> impl Strategy<Value = Payment> {
+    (
+        prop::collection::vec(any_reference(), 0..3),
+        prop::option::of(0..14u32),
+        prop::option::of(prop::sample::select(vec![
+            "JANE WANJIRU",
+            "P OTIENO",
+            "Akinyi Mary",
+            "Nobody",
+        ])),
+        prop::sample::select(vec![1000i64, 2000, 3000, 5000]),
+    )
+        .prop_map(|(references, phone, name, amount)| {
+            let mut p = payment(
+                "",
+                phone.map(|n| format!("07120000{n:02}")).as_deref(),
+                name,
+                amount,
+            );
+            p.references = references
+                .into_iter()
+                .enumerate()
+                .map(|(i, value)| ReferenceValue {
+                    kind: if i == 0 {
+                        ReferenceKind::Account
+                    } else {
+                        ReferenceKind::Invoice
+                    },
+                    value,
+                })
+                .collect();
+            p
+        })
+}
+
+proptest! {
+    /// A batch matches every payment as matching it alone does, whatever
+    /// the batch holds: typos that find several customers, ties the
+    /// amount breaks, the same reference twice.
+    #[test]
+    fn a_batch_matches_each_payment_as_alone(
+        payments in prop::collection::vec(any_payment(), 0..10),
+    ) {
+        let index = crowded();
+        let (config, matchers) = (MatchingConfig::default(), registry());
+        let alone: Vec<MatchResult> = payments
+            .iter()
+            .map(|p| match_payment(p, &index, &matchers, &config).unwrap())
+            .collect();
+        let refs: Vec<&Payment> = payments.iter().collect();
+        prop_assert_eq!(match_batch(&refs, &index, &matchers, &config).unwrap(), alone);
+    }
 }

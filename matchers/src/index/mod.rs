@@ -6,6 +6,7 @@
 mod decoded;
 pub mod keys;
 mod prefetch;
+mod wants;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,12 +16,13 @@ use serde::de::DeserializeOwned;
 
 pub use keys::{KeyRules, RefTarget, Resolved};
 pub use prefetch::{Lookups, ReadAhead};
+pub use wants::Wants;
 
 use decoded::{Decoded, DECODED_MAX};
 
 use crate::error::{Error, Result};
 use crate::store::set::Members;
-use crate::store::{corrupt_set, Batch, KvStore, Table};
+use crate::store::{Batch, KvStore, Table};
 
 /// Bounds on the fuzzy lookup, so a query costs the same at any size.
 #[derive(Clone, Debug)]
@@ -207,6 +209,12 @@ impl CustomerIndex {
         let ids = self
             .store
             .members(Table::Refs, &keys::key('o', customer_id))?;
+        self.invoices_from(customer_id, &ids)
+    }
+
+    /// The invoices of `customer_id` among `ids` (the members of its
+    /// invoice list), oldest due first.
+    fn invoices_from(&self, customer_id: &str, ids: &Members) -> Result<Vec<Arc<Invoice>>> {
         let mut out = Vec::new();
         for id in ids.iter().filter_map(|m| std::str::from_utf8(m).ok()) {
             if let Some(inv) = self.invoice(id)? {
@@ -231,6 +239,14 @@ impl CustomerIndex {
     /// As [`CustomerIndex::invoices_of`].
     pub fn open_invoices(&self, customer_id: &str) -> Result<Vec<Arc<Invoice>>> {
         let mut all = self.invoices_of(customer_id)?;
+        all.retain(|i| i.status == InvoiceStatus::Open);
+        Ok(all)
+    }
+
+    /// [`CustomerIndex::open_invoices`] from the members of its invoice
+    /// list, read already.
+    fn open_invoices_from(&self, customer_id: &str, ids: &Members) -> Result<Vec<Arc<Invoice>>> {
+        let mut all = self.invoices_from(customer_id, ids)?;
         all.retain(|i| i.status == InvoiceStatus::Open);
         Ok(all)
     }
@@ -263,43 +279,9 @@ impl CustomerIndex {
     /// # Errors
     /// A storage failure.
     pub fn lookup_fuzzy(&self, canonical: &str) -> Result<Vec<(String, RefTarget)>> {
-        let len = canonical.chars().count();
-        if len < self.rules.fuzzy_min_len.saturating_sub(1) {
-            return Ok(Vec::new());
-        }
-        let mut probes: Vec<Vec<u8>> = keys::deletions(canonical)
-            .iter()
-            .map(|d| keys::key('f', d))
-            .collect();
-        probes.push(keys::key('f', canonical));
-        // Independent reads: read together, so their misses overlap.
-        let reads = self.store.get_many_shared(Table::Refs, &probes);
-        let mut near: Vec<String> = Vec::new();
-        for (probe, read) in probes.iter().zip(reads) {
-            let members =
-                Members::parse(read?).map_err(|detail| corrupt_set(Table::Refs, probe, detail))?;
-            for m in members
-                .iter()
-                .take(self.bounds.max_members_per_key)
-                .filter_map(|m| std::str::from_utf8(m).ok())
-            {
-                // One edit apart, so never `canonical` itself.
-                if !near.iter().any(|n| n == m) && keys::one_edit_apart(m, canonical) {
-                    near.push(m.to_string());
-                }
-            }
-            if near.len() >= self.bounds.max_candidates {
-                break;
-            }
-        }
-        near.truncate(self.bounds.max_candidates);
-        let mut out = Vec::new();
-        for m in near {
-            for t in self.lookup_canonical(&m)? {
-                out.push((m.clone(), t));
-            }
-        }
-        Ok(out)
+        self.fuzzy_many(&[canonical])
+            .pop()
+            .unwrap_or_else(|| Ok(Vec::new()))
     }
 
     /// Customers with this E.164 number.

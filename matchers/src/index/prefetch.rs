@@ -19,9 +19,10 @@
 //! would be had it changed an instant later.
 
 use std::ops::Deref;
+use std::sync::Arc;
 
 use model::reference::{canonical, fold_case_and_punctuation};
-use model::{PayerPhone, Payment, ReferenceKind};
+use model::{Invoice, PayerPhone, Payment, ReferenceKind};
 
 use super::{keys, phone_hash_key, phone_hash_value, CustomerIndex, RefTarget, PHONE_HASH};
 use crate::error::Result;
@@ -29,10 +30,15 @@ use crate::store::set::Members;
 use crate::store::Table;
 
 /// What the read-ahead found for one payment: the members of the keys its
-/// matching starts from.
+/// matching starts from, and what later strategies said they would read
+/// (see `wants`).
 #[derive(Debug, Default)]
 pub struct ReadAhead {
     answers: Vec<(Vec<u8>, Members)>,
+    /// Typo lookups, by canonical reference.
+    pub(super) fuzzy: Vec<(String, Vec<(String, RefTarget)>)>,
+    /// Open invoices, by customer.
+    pub(super) invoices: Vec<(String, Vec<Arc<Invoice>>)>,
 }
 
 impl ReadAhead {
@@ -126,6 +132,34 @@ impl<'a> Lookups<'a> {
     /// A storage failure.
     pub fn lookup_canonical(&self, canonical: &str) -> Result<Vec<RefTarget>> {
         self.targets('c', canonical)
+    }
+
+    /// As [`CustomerIndex::lookup_fuzzy`].
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn lookup_fuzzy(&self, canonical: &str) -> Result<Vec<(String, RefTarget)>> {
+        let held = self
+            .read_ahead
+            .and_then(|r| r.fuzzy.iter().find(|(c, _)| c == canonical));
+        match held {
+            Some((_, found)) => Ok(found.clone()),
+            None => self.index.lookup_fuzzy(canonical),
+        }
+    }
+
+    /// As [`CustomerIndex::open_invoices`].
+    ///
+    /// # Errors
+    /// A storage failure or a corrupt record.
+    pub fn open_invoices(&self, customer_id: &str) -> Result<Vec<Arc<Invoice>>> {
+        let held = self
+            .read_ahead
+            .and_then(|r| r.invoices.iter().find(|(c, _)| c == customer_id));
+        match held {
+            Some((_, open)) => Ok(open.clone()),
+            None => self.index.open_invoices(customer_id),
+        }
     }
 
     /// As [`CustomerIndex::by_phone`].
@@ -223,7 +257,7 @@ impl CustomerIndex {
 
     /// The members of each of `keys` of the reference table, read
     /// together (`KvStore::get_many_shared`); `None` where a read failed.
-    fn read_members(&self, keys: &[Vec<u8>]) -> Vec<Option<Members>> {
+    pub(super) fn read_members(&self, keys: &[Vec<u8>]) -> Vec<Option<Members>> {
         self.store
             .get_many_shared(Table::Refs, keys)
             .into_iter()

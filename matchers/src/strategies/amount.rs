@@ -10,7 +10,7 @@ use super::Matcher;
 use crate::config::MatchingConfig;
 use crate::error::Result;
 use crate::evidence::Evidence;
-use crate::index::Lookups;
+use crate::index::{Lookups, Wants};
 
 /// The amount strategy.
 pub(super) struct Amount;
@@ -36,9 +36,36 @@ pub(crate) fn is_clear(evidence: &Evidence, config: &MatchingConfig) -> bool {
         && second.is_none_or(|second| top - second >= config.min_margin)
 }
 
+/// The candidates whose invoices are weighed: the best listed, while no
+/// candidate is a clear winner.
+fn to_weigh<'e>(evidence: &'e Evidence, config: &MatchingConfig) -> Vec<&'e str> {
+    if evidence.candidates().is_empty() || is_clear(evidence, config) {
+        return Vec::new();
+    }
+    evidence
+        .ranked()
+        .into_iter()
+        .take(config.max_candidates_listed)
+        .map(|c| c.customer_id.as_str())
+        .collect()
+}
+
 impl Matcher for Amount {
     fn name(&self) -> &'static str {
         "amount"
+    }
+
+    fn wants<'e>(
+        &self,
+        _payment: &'e Payment,
+        _index: &Lookups<'_>,
+        config: &MatchingConfig,
+        evidence: &'e Evidence,
+        wants: &mut Wants<'e>,
+    ) {
+        for id in to_weigh(evidence, config) {
+            wants.open_invoices(id);
+        }
     }
 
     fn propose(
@@ -48,14 +75,9 @@ impl Matcher for Amount {
         config: &MatchingConfig,
         evidence: &mut Evidence,
     ) -> Result<()> {
-        if evidence.candidates().is_empty() || is_clear(evidence, config) {
-            return Ok(());
-        }
-        let ids: Vec<String> = evidence
-            .ranked()
+        let ids: Vec<String> = to_weigh(evidence, config)
             .into_iter()
-            .take(config.max_candidates_listed)
-            .map(|c| c.customer_id.clone())
+            .map(str::to_string)
             .collect();
         for id in ids {
             let open = index.open_invoices(&id)?;

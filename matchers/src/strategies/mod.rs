@@ -19,7 +19,7 @@ use model::Payment;
 use crate::config::MatchingConfig;
 use crate::error::Result;
 use crate::evidence::Evidence;
-use crate::index::{CustomerIndex, Lookups};
+use crate::index::{CustomerIndex, Lookups, Wants};
 
 pub use name::name_similarity;
 
@@ -27,6 +27,21 @@ pub use name::name_similarity;
 pub trait Matcher: Send + Sync {
     /// Its name, for logs and metrics.
     fn name(&self) -> &'static str;
+
+    /// Names what [`Matcher::propose`] will read for `payment`, given the
+    /// evidence so far, so that a batch reads it for all its payments
+    /// together first (see `index::wants`). A hint: what `propose` reads
+    /// without naming it comes from the store as usual, so a strategy
+    /// that names nothing (the default) is still right.
+    fn wants<'e>(
+        &self,
+        _payment: &'e Payment,
+        _index: &Lookups<'_>,
+        _config: &MatchingConfig,
+        _evidence: &'e Evidence,
+        _wants: &mut Wants<'e>,
+    ) {
+    }
 
     /// Adds evidence about `payment` to `evidence`. Must only read the index
     /// (no other I/O) and must be bounded: a fixed number of point reads,

@@ -5,20 +5,70 @@
 //! fuzzy lookup only while no candidate is a clear winner.
 
 use model::reference::canonical;
-use model::{Payment, ReferenceKind};
+use model::{Payment, ReferenceKind, ReferenceValue};
 
 use super::Matcher;
 use crate::config::MatchingConfig;
 use crate::error::Result;
 use crate::evidence::Evidence;
-use crate::index::{Lookups, Resolved};
+use crate::index::{Lookups, Resolved, Wants};
 
 /// The normalized and fuzzy reference strategy.
 pub(super) struct NormalizedReference;
 
+/// The canonical form of the `at`th reference, when this strategy looks
+/// it up: one the exact strategy did not resolve, not a provider's
+/// customer id, long enough.
+fn looked_up(
+    at: usize,
+    reference: &ReferenceValue,
+    config: &MatchingConfig,
+    evidence: &Evidence,
+) -> Option<String> {
+    if reference.kind == ReferenceKind::ProviderCustomer
+        || evidence.resolved_references.contains(&at)
+    {
+        return None;
+    }
+    Some(canonical(&reference.value)).filter(|canon| canon.len() >= config.min_reference_len)
+}
+
+/// Whether a reference that matches nothing even in canonical form is
+/// worth the typo lookup. Ids our systems issued are not typed by people:
+/// no typos. And when the evidence already has a clear winner (an exact
+/// reference, the payer's phone), a typo lookup cannot change it.
+fn may_be_a_typo(reference: &ReferenceValue, config: &MatchingConfig, evidence: &Evidence) -> bool {
+    reference.kind != ReferenceKind::Request && !super::amount::is_clear(evidence, config)
+}
+
 impl Matcher for NormalizedReference {
     fn name(&self) -> &'static str {
         "normalized_reference"
+    }
+
+    /// The typo lookups: a reference that reads as a typo now may still be
+    /// resolved by an earlier reference's canonical form in `propose`,
+    /// which then skips the lookup (a read for nothing, rarely).
+    fn wants<'e>(
+        &self,
+        payment: &'e Payment,
+        index: &Lookups<'_>,
+        config: &MatchingConfig,
+        evidence: &'e Evidence,
+        wants: &mut Wants<'e>,
+    ) {
+        for (i, reference) in payment.references.iter().enumerate() {
+            let Some(canon) = looked_up(i, reference, config, evidence) else {
+                continue;
+            };
+            if may_be_a_typo(reference, config, evidence)
+                && index
+                    .lookup_canonical(&canon)
+                    .is_ok_and(|found| found.is_empty())
+            {
+                wants.fuzzy(canon);
+            }
+        }
     }
 
     fn propose(
@@ -30,15 +80,9 @@ impl Matcher for NormalizedReference {
     ) -> Result<()> {
         let w = &config.weights;
         for (i, reference) in payment.references.iter().enumerate() {
-            if reference.kind == ReferenceKind::ProviderCustomer
-                || evidence.resolved_references.contains(&i)
-            {
+            let Some(canon) = looked_up(i, reference, config, evidence) else {
                 continue;
-            }
-            let canon = canonical(&reference.value);
-            if canon.len() < config.min_reference_len {
-                continue;
-            }
+            };
             let normalized = index.lookup_canonical(&canon)?;
             if !normalized.is_empty() {
                 for target in normalized {
@@ -47,11 +91,7 @@ impl Matcher for NormalizedReference {
                 }
                 continue;
             }
-            // Ids our systems issued are not typed by people: no typos. And
-            // when the evidence already has a clear winner (an exact
-            // reference, the payer's phone), a typo lookup cannot change it.
-            if reference.kind == ReferenceKind::Request || super::amount::is_clear(evidence, config)
-            {
+            if !may_be_a_typo(reference, config, evidence) {
                 continue;
             }
             for (_, target) in index.lookup_fuzzy(&canon)? {

@@ -6,9 +6,11 @@
 //! a refund a `reversal`; everything else is matched or reviewed.
 
 use chrono::{DateTime, Utc};
-use matchers::index::{Lookups, ReadAhead};
+use std::collections::HashSet;
+
+use matchers::fxhash::FxBuild;
 use matchers::strategies::{self, Matcher};
-use matchers::{CustomerIndex, MatchingConfig};
+use matchers::{CustomerIndex, MatchResult, MatchingConfig};
 use model::{
     DeadLetter, Decision, Outcome, PayerPhone, Payment, PaymentEnvelopeRef, PaymentStatus,
     ReferenceKind,
@@ -169,16 +171,24 @@ impl Stage1 {
         source: Option<Source>,
     ) -> Result<Routed> {
         match self.normalize(raw, now) {
-            Ok(payment) => self.decide_payment(payment, now, source, None),
+            Ok(payment) => {
+                let id = payment.payment_id();
+                let first = self.first_seen(&id)?;
+                self.decide_payment(payment, id, first, None, now, source)
+            }
             Err(refused) => Ok(*refused),
         }
     }
 
     /// [`Stage1::process_from`] over a batch of inputs, in order, with the
-    /// same results; but the index lookups the batch starts from are read
-    /// ahead together first (see `CustomerIndex::prefetch`), so their
-    /// memory waits overlap instead of adding up, and matching takes their
-    /// answers instead of reading them again.
+    /// same results; but the payments to match are matched together
+    /// (`matchers::match_batch`), so the index reads of different payments
+    /// overlap their memory waits instead of adding them up.
+    ///
+    /// Which payments to match is known before any is decided: those not
+    /// decided before the batch, not failed or reversed, and not a repeat
+    /// of an earlier id in the batch. A repeat's dedupe answer is read when
+    /// its turn comes, once the earlier one is decided, as one by one.
     ///
     /// # Errors
     /// Only a storage failure; bad input is a [`Routed::DeadLetter`].
@@ -191,14 +201,53 @@ impl Stage1 {
             .iter()
             .map(|(raw, _)| self.normalize(raw, now))
             .collect();
-        let payments: Vec<&Payment> = normalized.iter().filter_map(|n| n.as_ref().ok()).collect();
-        let mut read_ahead = self.index.prefetch(&payments).into_iter();
+        let mut ids: Vec<Option<String>> = normalized
+            .iter()
+            .map(|n| n.as_ref().ok().map(Payment::payment_id))
+            .collect();
+        let mut in_batch: HashSet<&str, FxBuild> = HashSet::default();
+        let repeated: Vec<bool> = ids
+            .iter()
+            .map(|id| id.as_deref().is_some_and(|id| !in_batch.insert(id)))
+            .collect();
+        drop(in_batch);
+        let mut seen: Vec<Option<Seen>> = Vec::with_capacity(ids.len());
+        for (id, repeated) in ids.iter().zip(&repeated) {
+            seen.push(match id {
+                Some(id) if !repeated => self.first_seen(id)?,
+                _ => None,
+            });
+        }
+        let to_match: Vec<usize> = (0..normalized.len())
+            .filter(|&at| {
+                !repeated[at]
+                    && seen[at].is_none()
+                    && normalized[at]
+                        .as_ref()
+                        .is_ok_and(|p| matches!(p.status, PaymentStatus::Succeeded))
+            })
+            .collect();
+        let payments: Vec<&Payment> = to_match
+            .iter()
+            .filter_map(|&at| normalized[at].as_ref().ok())
+            .collect();
+        let found = matchers::match_batch(&payments, &self.index, &self.matchers, &self.matching)?;
+        let mut matched: Vec<Option<MatchResult>> = normalized.iter().map(|_| None).collect();
+        for (at, result) in to_match.into_iter().zip(found) {
+            matched[at] = Some(result);
+        }
         let mut out = Vec::with_capacity(inputs.len());
-        for (normalized, (_, source)) in normalized.into_iter().zip(inputs) {
+        for (at, (normalized, (_, source))) in normalized.into_iter().zip(inputs).enumerate() {
             out.push(match normalized {
                 Ok(payment) => {
-                    let answers = read_ahead.next();
-                    self.decide_payment(payment, now, *source, answers.as_ref())?
+                    let id = ids[at].take().unwrap_or_else(|| payment.payment_id());
+                    let first = if repeated[at] {
+                        self.first_seen(&id)?
+                    } else {
+                        seen[at].take()
+                    };
+                    let matched = matched[at].take();
+                    self.decide_payment(payment, id, first, matched, now, *source)?
                 }
                 Err(refused) => *refused,
             });
@@ -206,14 +255,18 @@ impl Stage1 {
         Ok(out)
     }
 
+    /// Decides a payment whose earlier decision, if any, is `first`;
+    /// `matched` is its match when found ahead (else it is matched here).
     fn decide_payment(
         &mut self,
         payment: Payment,
+        payment_id: String,
+        first: Option<Seen>,
+        matched: Option<MatchResult>,
         now: DateTime<Utc>,
         source: Option<Source>,
-        read_ahead: Option<&ReadAhead>,
     ) -> Result<Routed> {
-        let decision = self.decide(payment, now, source, read_ahead)?;
+        let decision = self.decide(payment, payment_id, first, matched, now, source)?;
         self.decided.increment(&decision.provider, decision.outcome);
         Ok(Routed::Decided { decision })
     }
@@ -296,12 +349,13 @@ impl Stage1 {
     fn decide(
         &mut self,
         mut payment: Payment,
+        payment_id: String,
+        first: Option<Seen>,
+        matched: Option<MatchResult>,
         now: DateTime<Utc>,
         source: Option<Source>,
-        read_ahead: Option<&ReadAhead>,
     ) -> Result<Decision> {
-        let payment_id = payment.payment_id();
-        if let Some(first) = self.first_seen(&payment_id)? {
+        if let Some(first) = first {
             let mut d = base_decision(
                 payment,
                 payment_id,
@@ -330,12 +384,15 @@ impl Stage1 {
                 self.reversal(payment, payment_id, reverses, now)?
             }
             PaymentStatus::Succeeded => {
-                let index = match read_ahead {
-                    Some(answers) => Lookups::read_ahead(&self.index, answers),
-                    None => Lookups::new(&self.index),
+                let r = match matched {
+                    Some(r) => r,
+                    None => matchers::match_payment(
+                        &payment,
+                        &self.index,
+                        &self.matchers,
+                        &self.matching,
+                    )?,
                 };
-                let r =
-                    matchers::match_read_ahead(&payment, &index, &self.matchers, &self.matching)?;
                 let mut d = base_decision(payment, payment_id, r.outcome, r.rule, now);
                 d.customer_id = r.customer_id;
                 d.confidence = r.confidence;

@@ -55,6 +55,13 @@ fn a_batch_routes_each_input_as_one_by_one_does() {
             r#"{{"provider":"generic","payload":{{"txn_id":"{txn}","amount":"10","currency":"KES","reference":"{reference}","payer_phone":"0712345678"}}}}"#
         )
     };
+    let with_status = |txn: &str, status: &str, reverses: &str| {
+        format!(
+            r#"{{"provider":"generic","payload":{{"txn_id":"{txn}","amount":"10","currency":"KES","reference":"ACC10023","status":"{status}","reverses":"{reverses}"}}}}"#
+        )
+    };
+    // Repeats of earlier ids, reversals of payments decided earlier in the
+    // batch, a failure: decided in turn, as one by one.
     let inputs = [
         generic("T1", "ACC10023"),
         generic("T2", "acc-10O23"),
@@ -62,6 +69,14 @@ fn a_batch_routes_each_input_as_one_by_one_does() {
         "{not json".to_string(),
         r#"{"provider":"nobody","payload":{}}"#.to_string(),
         generic("T3", "UNKNOWN"),
+        with_status("R1", "reversed", "T1"),
+        with_status("R9", "reversed", "T9"),
+        with_status("F1", "failed", ""),
+        with_status("F1", "failed", ""),
+        generic("T3", "ACC10023"),
+        generic("T4", "ACC10024"),
+        with_status("R4", "reversed", "T4"),
+        generic("T4", "ACC10024"),
     ];
     let mut one_by_one = indexed();
     let expected: Vec<String> = inputs
@@ -78,6 +93,9 @@ fn a_batch_routes_each_input_as_one_by_one_does() {
         .collect();
     assert_eq!(got, expected);
     assert!(expected[0].contains("Matched") && expected[2].contains("Duplicate"));
+    assert!(expected[6].contains("Reversal") && expected[7].contains("reversal_of_unknown"));
+    assert!(expected[8].contains("Failed") && expected[9].contains("Duplicate"));
+    assert!(expected[10].contains("Duplicate") && expected[13].contains("Duplicate"));
 }
 
 #[test]

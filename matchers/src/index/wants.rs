@@ -1,0 +1,301 @@
+//! What the later strategies will read, read for a whole batch at once.
+//!
+//! The read-ahead (`prefetch`) covers the keys matching starts from. What
+//! the later strategies read depends on what the earlier ones found: the
+//! typo lookup runs only for a reference nothing else resolved, the name
+//! strategy loads the records of the candidates found so far, the amount
+//! strategy reads the invoices of candidates still tied. Read payment by
+//! payment, each of those is a chain of cache misses waited for one after
+//! the other (a typo probe, then the canonical key it names, then the
+//! customer; a customer's invoice list, then each invoice), and at a
+//! million customers they were most of the typo, name and amount
+//! strategies' time (BENCHMARKS, session 24).
+//!
+//! So a batch runs each strategy over all its payments in turn: first every
+//! payment names what the strategy will read ([`Wants`], through
+//! `Matcher::wants`), then [`CustomerIndex::read_wants`] reads all of it
+//! together, level by level, so the misses of different payments overlap,
+//! and keeps the answers in each payment's [`ReadAhead`] for the strategy
+//! to take. A want is a hint: a strategy that reads something it did not
+//! name reads it from the store as before, and one that names more than it
+//! reads only costs a read.
+
+use super::prefetch::ReadAhead;
+use super::{keys, CustomerIndex, RefTarget};
+use crate::error::Result;
+use crate::store::set::Members;
+use crate::store::SharedBytes;
+use crate::store::{corrupt_set, Table};
+
+/// What one strategy will read for each payment of a batch (see the
+/// module docs). `'e` is the batch's evidence, which names the customers.
+#[derive(Default)]
+pub struct Wants<'e> {
+    /// The payment the next wants are for.
+    owner: usize,
+    /// Canonical references to look up for typos, by payment.
+    fuzzy: Vec<(usize, String)>,
+    /// Customers whose records will be read.
+    customers: Vec<&'e str>,
+    /// Customers whose open invoices will be read, by payment.
+    invoices_of: Vec<(usize, &'e str)>,
+}
+
+impl<'e> Wants<'e> {
+    /// Nothing wanted yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next wants are for the payment at `owner` in the batch (the
+    /// index of its [`ReadAhead`]).
+    pub fn for_payment(&mut self, owner: usize) {
+        self.owner = owner;
+    }
+
+    /// The typo lookup of a canonical reference (`lookup_fuzzy`).
+    pub fn fuzzy(&mut self, canonical: String) {
+        self.fuzzy.push((self.owner, canonical));
+    }
+
+    /// A customer's record.
+    pub fn customer(&mut self, customer_id: &'e str) {
+        self.customers.push(customer_id);
+    }
+
+    /// A customer's open invoices (`open_invoices`).
+    pub fn open_invoices(&mut self, customer_id: &'e str) {
+        self.invoices_of.push((self.owner, customer_id));
+    }
+
+    /// Whether nothing is wanted.
+    pub fn is_empty(&self) -> bool {
+        self.fuzzy.is_empty() && self.customers.is_empty() && self.invoices_of.is_empty()
+    }
+}
+
+impl CustomerIndex {
+    /// Reads what `wants` names, for all its payments together, and keeps
+    /// the answers in their `read_aheads` (indexed as the wants' owners).
+    /// Customer records are only brought into cache: the decoded records
+    /// are the answer. A read that fails is not kept: the strategy reads
+    /// it again and reports the failure.
+    pub fn read_wants(&self, wants: Wants<'_>, read_aheads: &mut [ReadAhead]) {
+        if !wants.customers.is_empty() {
+            self.customers.prefetch(&wants.customers, |customer| {
+                customer.name.bytes().next().map_or(0, u64::from)
+            });
+        }
+        if !wants.fuzzy.is_empty() {
+            let canonicals: Vec<&str> = wants.fuzzy.iter().map(|(_, c)| c.as_str()).collect();
+            let found = self.fuzzy_many(&canonicals);
+            for ((owner, canonical), found) in wants.fuzzy.into_iter().zip(found) {
+                if let (Ok(found), Some(read_ahead)) = (found, read_aheads.get_mut(owner)) {
+                    read_ahead.fuzzy.push((canonical, found));
+                }
+            }
+        }
+        if !wants.invoices_of.is_empty() {
+            let lists: Vec<Vec<u8>> = wants
+                .invoices_of
+                .iter()
+                .map(|(_, customer)| keys::key('o', customer))
+                .collect();
+            let lists = self.read_members(&lists);
+            let ids: Vec<&str> = lists
+                .iter()
+                .flatten()
+                .flat_map(Members::iter)
+                .filter_map(|id| std::str::from_utf8(id).ok())
+                .collect();
+            // What `invoices_from` reads of each: the owner it checks.
+            self.invoices.prefetch(&ids, |invoice| {
+                invoice.customer_id.bytes().next().map_or(0, u64::from)
+            });
+            for ((owner, customer), list) in wants.invoices_of.into_iter().zip(lists) {
+                let Some(list) = list else { continue };
+                if let (Ok(open), Some(read_ahead)) = (
+                    self.open_invoices_from(customer, &list),
+                    read_aheads.get_mut(owner),
+                ) {
+                    read_ahead.invoices.push((customer.to_string(), open));
+                }
+            }
+        }
+    }
+
+    /// [`CustomerIndex::lookup_fuzzy`] of each of `canonicals`, read
+    /// together: first every deletion key of all of them, then every
+    /// canonical key those name.
+    pub(super) fn fuzzy_many(&self, canonicals: &[&str]) -> Vec<Result<Vec<(String, RefTarget)>>> {
+        // Each lookup's probes, as a range of `probes`.
+        let mut probes: Vec<Vec<u8>> = Vec::new();
+        let mut ranges = Vec::with_capacity(canonicals.len());
+        for canonical in canonicals {
+            let start = probes.len();
+            if canonical.chars().count() + 1 >= self.rules.fuzzy_min_len {
+                probes.extend(keys::deletions(canonical).iter().map(|d| keys::key('f', d)));
+                probes.push(keys::key('f', canonical));
+            }
+            ranges.push(start..probes.len());
+        }
+        // Independent reads: read together, so their misses overlap.
+        let reads = self.store.get_many_shared(Table::Refs, &probes);
+        let mut reads = probes.iter().zip(reads);
+        let near: Vec<Result<Vec<String>>> = canonicals
+            .iter()
+            .zip(&ranges)
+            .map(|(canonical, range)| {
+                // Every probe of this lookup is taken, read or not.
+                let mine: Vec<_> = reads.by_ref().take(range.len()).collect();
+                self.near(canonical, mine)
+            })
+            .collect();
+        // Then what the near references point at, read together too.
+        // (An empty one points at nothing, as `lookup_canonical` says.)
+        let canonical_keys: Vec<Vec<u8>> = near
+            .iter()
+            .flat_map(|n| n.as_deref().unwrap_or_default())
+            .filter(|m| !m.is_empty())
+            .map(|m| keys::key('c', m))
+            .collect();
+        let mut targets = self
+            .store
+            .get_many_shared(Table::Refs, &canonical_keys)
+            .into_iter()
+            .zip(&canonical_keys);
+        near.into_iter()
+            .map(|near| {
+                let near = near?;
+                let mut out = Vec::new();
+                for m in near.into_iter().filter(|m| !m.is_empty()) {
+                    let Some((read, key)) = targets.next() else {
+                        break;
+                    };
+                    let members = Members::parse(read?)
+                        .map_err(|detail| corrupt_set(Table::Refs, key, detail))?;
+                    for t in members.iter().filter_map(RefTarget::decode) {
+                        out.push((m.clone(), t));
+                    }
+                }
+                Ok(out)
+            })
+            .collect()
+    }
+
+    /// The canonical references one edit from `canonical` that its probes
+    /// name, at most `max_candidates`.
+    fn near(
+        &self,
+        canonical: &str,
+        probes: Vec<(&Vec<u8>, Result<Option<SharedBytes>>)>,
+    ) -> Result<Vec<String>> {
+        let mut near: Vec<String> = Vec::new();
+        for (probe, read) in probes {
+            let members =
+                Members::parse(read?).map_err(|detail| corrupt_set(Table::Refs, probe, detail))?;
+            for m in members
+                .iter()
+                .take(self.bounds.max_members_per_key)
+                .filter_map(|m| std::str::from_utf8(m).ok())
+            {
+                // One edit apart, so never `canonical` itself.
+                if !near.iter().any(|n| n == m) && keys::one_edit_apart(m, canonical) {
+                    near.push(m.to_string());
+                }
+            }
+            if near.len() >= self.bounds.max_candidates {
+                break;
+            }
+        }
+        near.truncate(self.bounds.max_candidates);
+        Ok(near)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::tests::{customer, invoice, rules};
+    use super::super::{FuzzyBounds, Lookups};
+    use super::*;
+    use crate::store::{CountingStore, MemoryStore};
+
+    /// What `read_wants` read for a payment, that payment's lookups answer
+    /// without a store read and as the index answers; another payment's
+    /// lookups do not hold it.
+    #[test]
+    fn wanted_reads_are_answered_for_their_payment() {
+        let store = Arc::new(CountingStore::new(Arc::new(MemoryStore::new())));
+        let index = CustomerIndex::new(store.clone(), rules(), FuzzyBounds::default());
+        let mut w = index.writer();
+        for (id, account) in [("C1", "ACC10023"), ("C2", "ACC10024"), ("C3", "ACC20050")] {
+            w.upsert_customer(customer(id, account, "Jane Doe", "0712345678"))
+                .unwrap();
+        }
+        w.upsert_invoice(invoice("INV-1", "C1", "INV000123", 2500))
+            .unwrap();
+        w.upsert_invoice(invoice("INV-2", "C1", "INV000124", 100))
+            .unwrap();
+        w.commit().unwrap();
+
+        let mut read_aheads = vec![ReadAhead::default(), ReadAhead::default()];
+        let mut wants = Wants::new();
+        wants.for_payment(0);
+        wants.fuzzy("ACC10025".into());
+        wants.open_invoices("C1");
+        wants.for_payment(1);
+        wants.fuzzy("ACC20051".into());
+        wants.customer("C3");
+        index.read_wants(wants, &mut read_aheads);
+
+        let first = Lookups::read_ahead(&index, &read_aheads[0]);
+        let second = Lookups::read_ahead(&index, &read_aheads[1]);
+        let before = store.gets();
+        let typo = first.lookup_fuzzy("ACC10025").unwrap();
+        let open = first.open_invoices("C1").unwrap();
+        let other_typo = second.lookup_fuzzy("ACC20051").unwrap();
+        assert_eq!(store.gets(), before, "answered without a read");
+        assert_eq!(typo, index.lookup_fuzzy("ACC10025").unwrap());
+        assert_eq!(typo.len(), 2);
+        assert_eq!(open, index.open_invoices("C1").unwrap());
+        assert_eq!(open.len(), 2);
+        assert_eq!(other_typo, index.lookup_fuzzy("ACC20051").unwrap());
+        assert_eq!(other_typo.len(), 1);
+
+        let before = store.gets();
+        assert_eq!(second.lookup_fuzzy("ACC10025").unwrap(), typo);
+        assert!(
+            store.gets() > before,
+            "payment 1 did not want payment 0's typo"
+        );
+    }
+
+    /// Typo lookups read together answer as one by one, whatever their
+    /// lengths (too short to look up, empty, repeated).
+    #[test]
+    fn typo_lookups_read_together_answer_as_one_by_one() {
+        let index = super::super::tests::memory_index();
+        let mut w = index.writer();
+        for (id, account) in [("C1", "ACC10023"), ("C2", "ACC10024"), ("C3", "AB12")] {
+            w.upsert_customer(customer(id, account, "Jane Doe", "0712345678"))
+                .unwrap();
+        }
+        w.commit().unwrap();
+        let canonicals = [
+            "ACC10025", "", "AB1", "AB13", "ACC10025", "ZZZZZZ", "ACC1002",
+        ];
+        let together: Vec<_> = index
+            .fuzzy_many(&canonicals)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let alone: Vec<_> = canonicals
+            .iter()
+            .map(|c| index.lookup_fuzzy(c).unwrap())
+            .collect();
+        assert_eq!(together, alone);
+        assert!(together.iter().filter(|found| !found.is_empty()).count() >= 3);
+    }
+}
