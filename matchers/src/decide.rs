@@ -103,16 +103,6 @@ pub fn match_batch(
             )?;
         }
     }
-    // The records the decision reads, of candidates no strategy loaded.
-    let mut wants = Wants::new();
-    for c in evidence.iter().flat_map(Evidence::candidates) {
-        if c.customer.is_none() {
-            wants.customer(&c.customer_id);
-        }
-    }
-    if !wants.is_empty() {
-        index.read_wants(wants, &mut read_aheads);
-    }
     payments
         .iter()
         .zip(&mut evidence)

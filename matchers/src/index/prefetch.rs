@@ -134,6 +134,22 @@ impl<'a> Lookups<'a> {
         self.targets('c', canonical)
     }
 
+    /// Whether [`Lookups::lookup_canonical`] finds anything, without
+    /// decoding what.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub fn canonical_is_known(&self, canonical: &str) -> Result<bool> {
+        if canonical.is_empty() {
+            return Ok(false);
+        }
+        let members = self.refs('c', canonical)?;
+        let known = members
+            .iter()
+            .any(|member| RefTarget::customer_of(member).is_some());
+        Ok(known)
+    }
+
     /// As [`CustomerIndex::lookup_fuzzy`].
     ///
     /// # Errors
@@ -241,9 +257,7 @@ impl CustomerIndex {
             .zip(&named)
             .flat_map(|(key, members)| customers_named(key, members.as_ref()))
             .collect();
-        self.customers.prefetch(&ids, |customer| {
-            customer.name.bytes().next().map_or(0, u64::from)
-        });
+        self.touch_customers(&ids);
         // Kept for matching, by payment.
         let mut read_ahead: Vec<ReadAhead> =
             payments.iter().map(|_| ReadAhead::default()).collect();

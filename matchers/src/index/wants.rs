@@ -2,14 +2,14 @@
 //!
 //! The read-ahead (`prefetch`) covers the keys matching starts from. What
 //! the later strategies read depends on what the earlier ones found: the
-//! typo lookup runs only for a reference nothing else resolved, the name
-//! strategy loads the records of the candidates found so far, the amount
+//! typo lookup runs only for a reference nothing else resolved, and finds
+//! customers whose records the name strategy then reads; the amount
 //! strategy reads the invoices of candidates still tied. Read payment by
 //! payment, each of those is a chain of cache misses waited for one after
 //! the other (a typo probe, then the canonical key it names, then the
-//! customer; a customer's invoice list, then each invoice), and at a
-//! million customers they were most of the typo, name and amount
-//! strategies' time (BENCHMARKS, session 24).
+//! customer; a customer's invoice list, then each invoice): at a million
+//! customers, most of the typo and amount strategies' time (BENCHMARKS,
+//! session 24).
 //!
 //! So a batch runs each strategy over all its payments in turn: first every
 //! payment names what the strategy will read ([`Wants`], through
@@ -82,13 +82,20 @@ impl CustomerIndex {
     /// it again and reports the failure.
     pub fn read_wants(&self, wants: Wants<'_>, read_aheads: &mut [ReadAhead]) {
         if !wants.customers.is_empty() {
-            self.customers.prefetch(&wants.customers, |customer| {
-                customer.name.bytes().next().map_or(0, u64::from)
-            });
+            self.touch_customers(&wants.customers);
         }
         if !wants.fuzzy.is_empty() {
             let canonicals: Vec<&str> = wants.fuzzy.iter().map(|(_, c)| c.as_str()).collect();
             let found = self.fuzzy_many(&canonicals);
+            // The customers found are new candidates, whose records the
+            // name strategy and the decision read next (the read-ahead
+            // brought in those of the other candidates).
+            let named: Vec<&str> = found
+                .iter()
+                .flat_map(|found| found.as_deref().unwrap_or_default())
+                .map(|(_, target)| target.customer_id())
+                .collect();
+            self.touch_customers(&named);
             for ((owner, canonical), found) in wants.fuzzy.into_iter().zip(found) {
                 if let (Ok(found), Some(read_ahead)) = (found, read_aheads.get_mut(owner)) {
                     read_ahead.fuzzy.push((canonical, found));
@@ -121,6 +128,16 @@ impl CustomerIndex {
                     read_ahead.invoices.push((customer.to_string(), open));
                 }
             }
+        }
+    }
+
+    /// Brings the records of `ids`, and the names the strategies compare,
+    /// into cache, all together.
+    pub(super) fn touch_customers(&self, ids: &[&str]) {
+        if !ids.is_empty() {
+            self.customers.prefetch(ids, |customer| {
+                customer.name.bytes().next().map_or(0, u64::from)
+            });
         }
     }
 

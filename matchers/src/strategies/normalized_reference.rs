@@ -62,9 +62,7 @@ impl Matcher for NormalizedReference {
                 continue;
             };
             if may_be_a_typo(reference, config, evidence)
-                && index
-                    .lookup_canonical(&canon)
-                    .is_ok_and(|found| found.is_empty())
+                && index.canonical_is_known(&canon).is_ok_and(|known| !known)
             {
                 wants.fuzzy(canon);
             }

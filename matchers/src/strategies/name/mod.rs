@@ -15,7 +15,7 @@ use super::{load_customers, Matcher};
 use crate::config::MatchingConfig;
 use crate::error::Result;
 use crate::evidence::Evidence;
-use crate::index::{Lookups, Wants};
+use crate::index::Lookups;
 
 /// The payer-name strategy.
 pub(super) struct PayerName;
@@ -57,25 +57,6 @@ fn token_similarity(ta: &[String], tb: &[String]) -> f64 {
 impl Matcher for PayerName {
     fn name(&self) -> &'static str {
         "payer_name"
-    }
-
-    /// The records of the candidates it compares, not loaded yet.
-    fn wants<'e>(
-        &self,
-        payment: &'e Payment,
-        _index: &Lookups<'_>,
-        _config: &MatchingConfig,
-        evidence: &'e Evidence,
-        wants: &mut Wants<'e>,
-    ) {
-        if payment.payer_name.is_none() {
-            return;
-        }
-        for c in evidence.candidates() {
-            if c.customer.is_none() {
-                wants.customer(&c.customer_id);
-            }
-        }
     }
 
     fn propose(

@@ -6,7 +6,7 @@
 //! a refund a `reversal`; everything else is matched or reviewed.
 
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
+use std::hash::BuildHasher;
 
 use matchers::fxhash::FxBuild;
 use matchers::strategies::{self, Matcher};
@@ -71,6 +71,22 @@ fn dead_letter(
         error_kind: Some(kind.to_string()),
         provider,
     })
+}
+
+/// Which of `ids` repeat an earlier one. A batch is a few dozen: each id
+/// is compared by hash with the earlier ones, and by its text only when
+/// the hashes are equal.
+fn repeats(ids: &[Option<String>]) -> Vec<bool> {
+    let hashes: Vec<Option<u64>> = ids
+        .iter()
+        .map(|id| id.as_deref().map(|id| FxBuild::default().hash_one(id)))
+        .collect();
+    (0..ids.len())
+        .map(|at| {
+            hashes[at].is_some()
+                && (0..at).any(|earlier| hashes[earlier] == hashes[at] && ids[earlier] == ids[at])
+        })
+        .collect()
 }
 
 /// The reference shown to people: the first one the payer typed.
@@ -205,12 +221,7 @@ impl Stage1 {
             .iter()
             .map(|n| n.as_ref().ok().map(Payment::payment_id))
             .collect();
-        let mut in_batch: HashSet<&str, FxBuild> = HashSet::default();
-        let repeated: Vec<bool> = ids
-            .iter()
-            .map(|id| id.as_deref().is_some_and(|id| !in_batch.insert(id)))
-            .collect();
-        drop(in_batch);
+        let repeated = repeats(&ids);
         let mut seen: Vec<Option<Seen>> = Vec::with_capacity(ids.len());
         for (id, repeated) in ids.iter().zip(&repeated) {
             seen.push(match id {
