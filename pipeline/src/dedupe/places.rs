@@ -14,11 +14,13 @@
 //! million held), and harmless: the block is searched by the full
 //! fingerprint and the id, and the caller's `collided` map keeps the
 //! second id, as it does for ordinals too large to pack.
-
-use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
-
-use matchers::fxhash::FxBuild;
+//!
+//! The entries live in one array of `u64` slots, probed linearly from the
+//! fingerprint's bits: a payment's probe and the insert that follows it
+//! touch the same cache line. std's set kept its control bytes apart from
+//! its slots, so the insert wrote a line the probe had not read: a store
+//! miss per payment, which held up the loads behind it in stage 1's
+//! profile (BENCHMARKS, session 24).
 
 /// Bits of the ordinal.
 const ORDINAL_BITS: u32 = 24;
@@ -26,8 +28,7 @@ const ORDINAL_BITS: u32 = 24;
 /// one-key-per-payment layout).
 const PACKED_MAX: u64 = (1 << ORDINAL_BITS) - 1;
 
-/// One entry: equal to, and hashed as, its fingerprint bits alone, so the
-/// set is probed with a fingerprint and answers with the ordinal.
+/// One entry: the fingerprint's top bits, then the packed ordinal.
 #[derive(Clone, Copy)]
 struct Place(u64);
 
@@ -44,24 +45,16 @@ impl Place {
     }
 }
 
-impl PartialEq for Place {
-    fn eq(&self, other: &Self) -> bool {
-        self.0 >> ORDINAL_BITS == other.0 >> ORDINAL_BITS
-    }
-}
-
-impl Eq for Place {}
-
-impl Hash for Place {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0 >> ORDINAL_BITS);
-    }
-}
-
-/// Fingerprints → block ordinals (see the module docs).
+/// Fingerprints → block ordinals (see the module docs): open addressing
+/// over `u64` slots, linear probing, at most 3/4 full. A slot of 0 is
+/// empty, so the one entry whose packed form could be 0 (fingerprint bits
+/// all zero) is held apart, in `zero`.
 #[derive(Default)]
 pub(super) struct Places {
-    set: HashSet<Place, FxBuild>,
+    slots: Vec<u64>,
+    len: usize,
+    /// The packed entry of the fingerprint bits 0, if held.
+    zero: Option<u64>,
 }
 
 impl Places {
@@ -71,11 +64,31 @@ impl Places {
         ordinal == u32::MAX || u64::from(ordinal) < PACKED_MAX
     }
 
+    /// The slot holding `bits` (a fingerprint's top bits, not zero), or
+    /// the empty slot where it would go. The table must not be empty.
+    fn find(&self, bits: u64) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut at = (bits as usize) & mask;
+        loop {
+            let slot = self.slots[at];
+            if slot == 0 || slot >> ORDINAL_BITS == bits {
+                return at;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
     /// The ordinal held for a fingerprint (or one sharing its top bits).
     pub(super) fn get(&self, fingerprint: u64) -> Option<u32> {
-        self.set
-            .get(&Place::probe(fingerprint))
-            .map(|p| p.ordinal())
+        let bits = fingerprint >> ORDINAL_BITS;
+        let held = if bits == 0 {
+            self.zero
+        } else if self.slots.is_empty() {
+            None
+        } else {
+            Some(self.slots[self.find(bits)]).filter(|&slot| slot != 0)
+        };
+        held.map(|slot| Place(slot).ordinal())
     }
 
     /// Holds `ordinal` for `fingerprint`, replacing what its top bits held.
@@ -86,13 +99,37 @@ impl Places {
         } else {
             u64::from(ordinal) & PACKED_MAX
         };
-        self.set
-            .replace(Place(Place::probe(fingerprint).0 | packed));
+        let place = Place::probe(fingerprint).0 | packed;
+        let bits = fingerprint >> ORDINAL_BITS;
+        if bits == 0 {
+            if self.zero.replace(place).is_none() {
+                self.len += 1;
+            }
+            return;
+        }
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        let at = self.find(bits);
+        if self.slots[at] == 0 {
+            self.len += 1;
+        }
+        self.slots[at] = place;
+    }
+
+    /// Doubles the slots and places every entry again.
+    fn grow(&mut self) {
+        let doubled = vec![0; (self.slots.len() * 2).max(64)];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        for slot in old.into_iter().filter(|&slot| slot != 0) {
+            let at = self.find(slot >> ORDINAL_BITS);
+            self.slots[at] = slot;
+        }
     }
 
     /// Entries held.
     pub(super) fn len(&self) -> usize {
-        self.set.len()
+        self.len
     }
 }
 
@@ -119,7 +156,15 @@ mod tests {
         /// ordinals that fit.
         #[test]
         fn answers_as_a_map_of_the_top_bits(
-            ops in prop::collection::vec((0u64..64, any::<u64>(), 0u32..(PACKED_MAX as u32)), 0..200),
+            ops in prop::collection::vec(
+                (
+                    prop_oneof![0u64..64, any::<u64>().prop_map(|bits| bits >> ORDINAL_BITS)],
+                    any::<u64>(),
+                    prop_oneof![0u32..(PACKED_MAX as u32), Just(u32::MAX)],
+                ),
+                0..600,
+            ),
+            absent in prop::collection::vec(any::<u64>(), 0..20),
         ) {
             let mut places = Places::default();
             let mut model: HashMap<u64, u32> = HashMap::new();
@@ -130,6 +175,10 @@ mod tests {
                 prop_assert_eq!(places.get(fingerprint), Some(ordinal));
             }
             prop_assert_eq!(places.len(), model.len());
+            for top in absent.iter().map(|bits| bits >> ORDINAL_BITS) {
+                let held = model.get(&top).copied();
+                prop_assert_eq!(places.get(top << ORDINAL_BITS), held);
+            }
             for (top, ordinal) in model {
                 prop_assert_eq!(places.get((top << ORDINAL_BITS) | 12345), Some(ordinal));
             }
