@@ -234,8 +234,11 @@ pub(super) fn references<'a>(
 }
 
 /// Joins name parts, skipping empty ones and collapsing spaces.
-pub(super) fn full_name<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> Option<String> {
-    let mut joined = String::new();
+pub(super) fn full_name<const N: usize>(parts: [Option<&str>; N]) -> Option<String> {
+    // Sized once: the words and a space after each fit in the parts'
+    // lengths plus one each.
+    let most: usize = parts.iter().flatten().map(|p| p.len() + 1).sum();
+    let mut joined = String::with_capacity(most);
     for word in parts.into_iter().flatten().flat_map(str::split_whitespace) {
         if !joined.is_empty() {
             joined.push(' ');

@@ -17,8 +17,6 @@ mod mpesa_stk;
 mod mtn_momo;
 mod stripe;
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use model::Payment;
 
@@ -84,13 +82,15 @@ pub fn registry() -> Vec<Box<dyn Provider>> {
 
 /// The adapters by name, for the stages.
 pub struct Providers {
-    by_name: HashMap<&'static str, Box<dyn Provider>>,
+    /// In registry order: a handful, found by a scan (cheaper than
+    /// hashing the name for every payment).
+    adapters: Vec<Box<dyn Provider>>,
 }
 
 impl Default for Providers {
     fn default() -> Self {
         Providers {
-            by_name: registry().into_iter().map(|p| (p.name(), p)).collect(),
+            adapters: registry(),
         }
     }
 }
@@ -107,12 +107,13 @@ impl Providers {
         payload: &str,
         ctx: &NormalizeContext<'_>,
     ) -> Result<Payment, NormalizeError> {
-        let adapter =
-            self.by_name
-                .get(provider)
-                .ok_or_else(|| NormalizeError::UnknownProvider {
-                    provider: provider.to_string(),
-                })?;
+        let adapter = self
+            .adapters
+            .iter()
+            .find(|adapter| adapter.name() == provider)
+            .ok_or_else(|| NormalizeError::UnknownProvider {
+                provider: provider.to_string(),
+            })?;
         let payment = adapter.normalize(payload, ctx)?;
         fields::check_limits(&payment, ctx.config)?;
         Ok(payment)
@@ -139,7 +140,7 @@ impl Providers {
 
     /// The names of every adapter, sorted.
     pub fn names(&self) -> Vec<&'static str> {
-        let mut names: Vec<_> = self.by_name.keys().copied().collect();
+        let mut names: Vec<_> = self.adapters.iter().map(|a| a.name()).collect();
         names.sort_unstable();
         names
     }
