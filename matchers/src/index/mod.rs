@@ -238,9 +238,10 @@ impl CustomerIndex {
     /// # Errors
     /// As [`CustomerIndex::invoices_of`].
     pub fn open_invoices(&self, customer_id: &str) -> Result<Vec<Arc<Invoice>>> {
-        let mut all = self.invoices_of(customer_id)?;
-        all.retain(|i| i.status == InvoiceStatus::Open);
-        Ok(all)
+        let ids = self
+            .store
+            .members(Table::Refs, &keys::key('o', customer_id))?;
+        self.open_invoices_from(customer_id, &ids)
     }
 
     /// [`CustomerIndex::open_invoices`] from the members of its invoice

@@ -53,6 +53,14 @@ impl ReadAhead {
     }
 }
 
+/// The answer kept for `key` among a read-ahead's `answers`.
+fn held<'r, T>(answers: &'r [(String, T)], key: &str) -> Option<&'r T> {
+    answers
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, answer)| answer)
+}
+
 /// Whether `key` is `keys::key(family, value)`.
 fn is_key(key: &[u8], family: char, value: &str) -> bool {
     key.len() == value.len() + 2
@@ -155,11 +163,8 @@ impl<'a> Lookups<'a> {
     /// # Errors
     /// A storage failure.
     pub fn lookup_fuzzy(&self, canonical: &str) -> Result<Vec<(String, RefTarget)>> {
-        let held = self
-            .read_ahead
-            .and_then(|r| r.fuzzy.iter().find(|(c, _)| c == canonical));
-        match held {
-            Some((_, found)) => Ok(found.clone()),
+        match self.read_ahead.and_then(|r| held(&r.fuzzy, canonical)) {
+            Some(found) => Ok(found.clone()),
             None => self.index.lookup_fuzzy(canonical),
         }
     }
@@ -169,11 +174,8 @@ impl<'a> Lookups<'a> {
     /// # Errors
     /// A storage failure or a corrupt record.
     pub fn open_invoices(&self, customer_id: &str) -> Result<Vec<Arc<Invoice>>> {
-        let held = self
-            .read_ahead
-            .and_then(|r| r.invoices.iter().find(|(c, _)| c == customer_id));
-        match held {
-            Some((_, open)) => Ok(open.clone()),
+        match self.read_ahead.and_then(|r| held(&r.invoices, customer_id)) {
+            Some(open) => Ok(open.clone()),
             None => self.index.open_invoices(customer_id),
         }
     }

@@ -35,8 +35,6 @@ pub struct Wants<'e> {
     owner: usize,
     /// Canonical references to look up for typos, by payment.
     fuzzy: Vec<(usize, String)>,
-    /// Customers whose records will be read.
-    customers: Vec<&'e str>,
     /// Customers whose open invoices will be read, by payment.
     invoices_of: Vec<(usize, &'e str)>,
 }
@@ -58,11 +56,6 @@ impl<'e> Wants<'e> {
         self.fuzzy.push((self.owner, canonical));
     }
 
-    /// A customer's record.
-    pub fn customer(&mut self, customer_id: &'e str) {
-        self.customers.push(customer_id);
-    }
-
     /// A customer's open invoices (`open_invoices`).
     pub fn open_invoices(&mut self, customer_id: &'e str) {
         self.invoices_of.push((self.owner, customer_id));
@@ -70,20 +63,16 @@ impl<'e> Wants<'e> {
 
     /// Whether nothing is wanted.
     pub fn is_empty(&self) -> bool {
-        self.fuzzy.is_empty() && self.customers.is_empty() && self.invoices_of.is_empty()
+        self.fuzzy.is_empty() && self.invoices_of.is_empty()
     }
 }
 
 impl CustomerIndex {
     /// Reads what `wants` names, for all its payments together, and keeps
     /// the answers in their `read_aheads` (indexed as the wants' owners).
-    /// Customer records are only brought into cache: the decoded records
-    /// are the answer. A read that fails is not kept: the strategy reads
-    /// it again and reports the failure.
+    /// A read that fails is not kept: the strategy reads it again and
+    /// reports the failure.
     pub fn read_wants(&self, wants: Wants<'_>, read_aheads: &mut [ReadAhead]) {
-        if !wants.customers.is_empty() {
-            self.touch_customers(&wants.customers);
-        }
         if !wants.fuzzy.is_empty() {
             let canonicals: Vec<&str> = wants.fuzzy.iter().map(|(_, c)| c.as_str()).collect();
             let found = self.fuzzy_many(&canonicals);
@@ -145,50 +134,47 @@ impl CustomerIndex {
     /// together: first every deletion key of all of them, then every
     /// canonical key those name.
     pub(super) fn fuzzy_many(&self, canonicals: &[&str]) -> Vec<Result<Vec<(String, RefTarget)>>> {
-        // Each lookup's probes, as a range of `probes`.
+        // Each lookup's probes, in order: how many are its own.
         let mut probes: Vec<Vec<u8>> = Vec::new();
-        let mut ranges = Vec::with_capacity(canonicals.len());
+        let mut counts = Vec::with_capacity(canonicals.len());
         for canonical in canonicals {
-            let start = probes.len();
+            let before = probes.len();
             if canonical.chars().count() + 1 >= self.rules.fuzzy_min_len {
                 probes.extend(keys::deletions(canonical).iter().map(|d| keys::key('f', d)));
                 probes.push(keys::key('f', canonical));
             }
-            ranges.push(start..probes.len());
+            counts.push(probes.len() - before);
         }
         // Independent reads: read together, so their misses overlap.
         let reads = self.store.get_many_shared(Table::Refs, &probes);
         let mut reads = probes.iter().zip(reads);
         let near: Vec<Result<Vec<String>>> = canonicals
             .iter()
-            .zip(&ranges)
-            .map(|(canonical, range)| {
-                // Every probe of this lookup is taken, read or not.
-                let mine: Vec<_> = reads.by_ref().take(range.len()).collect();
-                self.near(canonical, mine)
-            })
+            .zip(counts)
+            .map(|(canonical, count)| self.near(canonical, reads.by_ref().take(count).collect()))
             .collect();
-        // Then what the near references point at, read together too.
-        // (An empty one points at nothing, as `lookup_canonical` says.)
+        // Then what the near references point at, read together too. An
+        // empty one points at nothing (as `lookup_canonical` says) and is
+        // not read.
+        let near: Vec<Result<Vec<String>>> = near
+            .into_iter()
+            .map(|n| n.map(|n| n.into_iter().filter(|m| !m.is_empty()).collect()))
+            .collect();
         let canonical_keys: Vec<Vec<u8>> = near
             .iter()
             .flat_map(|n| n.as_deref().unwrap_or_default())
-            .filter(|m| !m.is_empty())
             .map(|m| keys::key('c', m))
             .collect();
-        let mut targets = self
-            .store
-            .get_many_shared(Table::Refs, &canonical_keys)
-            .into_iter()
-            .zip(&canonical_keys);
+        let reads = self.store.get_many_shared(Table::Refs, &canonical_keys);
+        let mut reads = canonical_keys.iter().zip(reads);
         near.into_iter()
             .map(|near| {
                 let near = near?;
+                // This lookup's reads are taken whole before any is used,
+                // so a failure cannot hand its rest to the next lookup.
+                let mine: Vec<_> = reads.by_ref().take(near.len()).collect();
                 let mut out = Vec::new();
-                for m in near.into_iter().filter(|m| !m.is_empty()) {
-                    let Some((read, key)) = targets.next() else {
-                        break;
-                    };
+                for (m, (key, read)) in near.into_iter().zip(mine) {
                     let members = Members::parse(read?)
                         .map_err(|detail| corrupt_set(Table::Refs, key, detail))?;
                     for t in members.iter().filter_map(RefTarget::decode) {
@@ -264,7 +250,6 @@ mod tests {
         wants.open_invoices("C1");
         wants.for_payment(1);
         wants.fuzzy("ACC20051".into());
-        wants.customer("C3");
         index.read_wants(wants, &mut read_aheads);
 
         let first = Lookups::read_ahead(&index, &read_aheads[0]);
@@ -314,5 +299,31 @@ mod tests {
             .collect();
         assert_eq!(together, alone);
         assert!(together.iter().filter(|found| !found.is_empty()).count() >= 3);
+    }
+
+    /// A lookup whose canonical read fails reports it, and the lookups
+    /// read with it still answer as alone (its unread rest is not handed
+    /// to the next one).
+    #[test]
+    fn a_failed_read_stays_with_its_lookup() {
+        let index = super::super::tests::memory_index();
+        let mut w = index.writer();
+        for (id, account) in [("C1", "ACC10023"), ("C2", "ACC10024"), ("C3", "ACC20050")] {
+            w.upsert_customer(customer(id, account, "Jane Doe", "0712345678"))
+                .unwrap();
+        }
+        w.commit().unwrap();
+        let mut corrupt = crate::store::Batch::default();
+        corrupt.put(Table::Refs, keys::key('c', "ACC10023"), vec![0xff]);
+        index.store().write(corrupt).unwrap();
+        assert!(index.lookup_canonical("ACC10023").is_err());
+
+        let together = index.fuzzy_many(&["ACC10025", "ACC20051"]);
+        assert!(together[0].is_err());
+        assert_eq!(
+            together[1].as_ref().unwrap(),
+            &index.lookup_fuzzy("ACC20051").unwrap()
+        );
+        assert_eq!(together[1].as_ref().unwrap().len(), 1);
     }
 }

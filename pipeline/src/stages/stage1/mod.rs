@@ -5,9 +5,9 @@
 //! reason; a redelivery becomes a `duplicate`; a failed payment a `failed`;
 //! a refund a `reversal`; everything else is matched or reviewed.
 
-use chrono::{DateTime, Utc};
-use std::hash::BuildHasher;
+use std::collections::HashSet;
 
+use chrono::{DateTime, Utc};
 use matchers::fxhash::FxBuild;
 use matchers::strategies::{self, Matcher};
 use matchers::{CustomerIndex, MatchResult, MatchingConfig};
@@ -73,19 +73,11 @@ fn dead_letter(
     })
 }
 
-/// Which of `ids` repeat an earlier one. A batch is a few dozen: each id
-/// is compared by hash with the earlier ones, and by its text only when
-/// the hashes are equal.
+/// Which of `ids` repeat an earlier one.
 fn repeats(ids: &[Option<String>]) -> Vec<bool> {
-    let hashes: Vec<Option<u64>> = ids
-        .iter()
-        .map(|id| id.as_deref().map(|id| FxBuild::default().hash_one(id)))
-        .collect();
-    (0..ids.len())
-        .map(|at| {
-            hashes[at].is_some()
-                && (0..at).any(|earlier| hashes[earlier] == hashes[at] && ids[earlier] == ids[at])
-        })
+    let mut earlier: HashSet<&str, FxBuild> = HashSet::default();
+    ids.iter()
+        .map(|id| id.as_deref().is_some_and(|id| !earlier.insert(id)))
         .collect()
 }
 
