@@ -75,7 +75,10 @@ fn dead_letter(
 
 /// Which of `ids` repeat an earlier one.
 fn repeats(ids: &[Option<String>]) -> Vec<bool> {
-    let mut earlier: HashSet<&str, FxBuild> = HashSet::default();
+    // Sized once: a set grown from empty rehashed several times a batch
+    // (1 % of stage 1 at a million customers).
+    let mut earlier: HashSet<&str, FxBuild> =
+        HashSet::with_capacity_and_hasher(ids.len(), FxBuild::default());
     ids.iter()
         .map(|id| id.as_deref().is_some_and(|id| !earlier.insert(id)))
         .collect()
@@ -214,6 +217,8 @@ impl Stage1 {
             .map(|n| n.as_ref().ok().map(Payment::payment_id))
             .collect();
         let repeated = repeats(&ids);
+        self.dedupe
+            .read_ahead(ids.iter().flatten().map(String::as_str));
         let mut seen: Vec<Option<Seen>> = Vec::with_capacity(ids.len());
         for (id, repeated) in ids.iter().zip(&repeated) {
             seen.push(match id {
