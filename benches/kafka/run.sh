@@ -94,10 +94,12 @@ ticks=$(getconf CLK_TCK)
 read -r utime stime < <(awk '{print $14, $15}' "/proc/$PM/stat")
 echo "paymatch run: $((utime / ticks)) s user, $((stime / ticks)) s system CPU; peak RSS $(awk '/VmHWM/ {print $2}' "/proc/$PM/status") KiB"
 # The same by thread (start-up included): each stage's thread, librdkafka's
-# threads, the rest.
+# threads, the rest; and their minor page faults (on this VM a page's first
+# touch is dear: BENCHMARKS, Kafka "Session 25").
 for task in /proc/"$PM"/task/*; do
-  printf '%s\t%s\n' "$(cat "$task/comm")" "$(awk '{print $14 + $15}' "$task/stat")"
+  printf '%s\t%s\t%s\n' "$(cat "$task/comm")" "$(awk '{print $14 + $15}' "$task/stat")" "$(awk '{print $10}' "$task/stat")"
 done | awk -F'\t' -v t="$ticks" '
-  { g = ($1 ~ /^paymatch-stage/) ? $1 : ($1 ~ /^rdk:/ ? "librdkafka" : "other"); cpu[g] += $2 / t }
-  END { printf "paymatch threads (CPU s):"; for (g in cpu) printf " %s %.1f", g, cpu[g]; print "" }'
+  { g = ($1 ~ /^paymatch-stage/) ? $1 : ($1 ~ /^rdk:/ ? "librdkafka" : "other"); cpu[g] += $2 / t; flt[g] += $3 }
+  END { printf "paymatch threads (CPU s):"; for (g in cpu) printf " %s %.1f", g, cpu[g]; print "";
+        printf "paymatch threads (minor page faults):"; for (g in flt) printf " %s %d", g, flt[g]; print "" }'
 kill -TERM "$PM"; wait "$PM" || true; PM=
