@@ -97,7 +97,10 @@ echo "paymatch run: $((utime / ticks)) s user, $((stime / ticks)) s system CPU; 
 # threads, the rest; and their minor page faults (on this VM a page's first
 # touch is dear: BENCHMARKS, Kafka "Session 25").
 for task in /proc/"$PM"/task/*; do
-  printf '%s\t%s\t%s\n' "$(cat "$task/comm")" "$(awk '{print $14 + $15}' "$task/stat")" "$(awk '{print $10}' "$task/stat")"
+  # The fields after the name, which may hold spaces: state is $1, so
+  # minflt (stat's 10th) is $8, utime and stime (14th, 15th) $12 and $13.
+  read -r -a f < <(sed 's/.*) //' "$task/stat")
+  printf '%s\t%s\t%s\n' "$(cat "$task/comm")" "$((f[11] + f[12]))" "${f[7]}"
 done | awk -F'\t' -v t="$ticks" '
   { g = ($1 ~ /^paymatch-stage/) ? $1 : ($1 ~ /^rdk:/ ? "librdkafka" : "other"); cpu[g] += $2 / t; flt[g] += $3 }
   END { printf "paymatch threads (CPU s):"; for (g in cpu) printf " %s %.1f", g, cpu[g]; print "";
