@@ -1,6 +1,8 @@
 //! Evidence about candidate customers, accumulated by the strategies and
 //! scored by the decision.
 
+use std::borrow::Cow;
+
 use model::{Candidate, Customer};
 
 /// One piece of evidence.
@@ -53,13 +55,13 @@ impl CandidateEvidence {
     }
 
     /// Reasons, strongest evidence first, penalties last.
-    pub fn reasons(&self) -> Vec<String> {
+    pub fn reasons(&self) -> Vec<Cow<'static, str>> {
         let mut signals: Vec<&Signal> = self.signals.iter().collect();
         signals.sort_by(|a, b| Signal::stronger_first(a, b));
         signals
             .into_iter()
             .chain(&self.penalties)
-            .map(|s| s.reason.to_string())
+            .map(|s| Cow::Borrowed(s.reason))
             .collect()
     }
 
