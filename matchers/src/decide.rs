@@ -24,7 +24,7 @@ pub struct MatchResult {
     /// The best candidate's score.
     pub confidence: f64,
     /// The deciding rule: the winner's strongest reason, or why not.
-    pub rule: String,
+    pub rule: &'static str,
     /// Ranked candidates.
     pub candidates: Vec<Candidate>,
     /// For a review: what the reviewer should look at.
@@ -113,13 +113,18 @@ pub fn match_batch(
         .collect()
 }
 
-fn review(rule: &str, detail: String, confidence: f64, candidates: Vec<Candidate>) -> MatchResult {
+fn review(
+    rule: &'static str,
+    detail: String,
+    confidence: f64,
+    candidates: Vec<Candidate>,
+) -> MatchResult {
     MatchResult {
         outcome: Outcome::Review,
         customer_id: None,
         customer: None,
         confidence: round4(confidence),
-        rule: rule.to_string(),
+        rule,
         candidates,
         detail: Some(detail),
     }

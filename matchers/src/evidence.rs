@@ -66,13 +66,12 @@ impl CandidateEvidence {
     }
 
     /// The strongest reason.
-    pub fn rule(&self) -> String {
+    pub fn rule(&self) -> &'static str {
         self.signals
             .iter()
             .min_by(|a, b| Signal::stronger_first(a, b))
             .or(self.penalties.first())
             .map_or("none", |s| s.reason)
-            .to_string()
     }
 }
 

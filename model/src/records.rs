@@ -239,7 +239,9 @@ pub struct Decision {
     /// Confidence of the winning candidate, `[0, 1]`.
     pub confidence: f64,
     /// The rule that decided (`account_number_exact`, `below_threshold`, …).
-    pub rule: String,
+    // A rule is one of the matchers' and stages' static names; one read
+    // back from JSON is copied (BENCHMARKS, session 25).
+    pub rule: std::borrow::Cow<'static, str>,
     /// How a matched payment was applied to open invoices.
     #[serde(default)]
     pub allocations: Vec<Allocation>,

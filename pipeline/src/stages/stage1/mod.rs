@@ -98,7 +98,7 @@ fn base_decision(
     payment: Payment,
     payment_id: String,
     outcome: Outcome,
-    rule: String,
+    rule: &'static str,
     now: DateTime<Utc>,
 ) -> Decision {
     Decision {
@@ -111,7 +111,7 @@ fn base_decision(
         outcome,
         customer_id: None,
         confidence: 0.0,
-        rule,
+        rule: rule.into(),
         allocations: Vec::new(),
         candidates: Vec::new(),
         reverses: None,
@@ -364,13 +364,7 @@ impl Stage1 {
         source: Option<Source>,
     ) -> Result<Decision> {
         if let Some(first) = first {
-            let mut d = base_decision(
-                payment,
-                payment_id,
-                Outcome::Duplicate,
-                "redelivery".into(),
-                now,
-            );
+            let mut d = base_decision(payment, payment_id, Outcome::Duplicate, "redelivery", now);
             d.customer_id = first.customer_id;
             d.detail = Some(format!(
                 "redelivery of a payment first decided {}",
@@ -383,7 +377,7 @@ impl Stage1 {
         let status = std::mem::replace(&mut payment.status, PaymentStatus::Succeeded);
         let decision = match status {
             PaymentStatus::Failed { reason } => {
-                let rule = "provider_failed".into();
+                let rule = "provider_failed";
                 let mut d = base_decision(payment, payment_id, Outcome::Failed, rule, now);
                 d.detail = Some(reason);
                 d
@@ -453,7 +447,7 @@ impl Stage1 {
                 )),
             ),
         };
-        let mut d = base_decision(payment, payment_id, outcome, rule.into(), now);
+        let mut d = base_decision(payment, payment_id, outcome, rule, now);
         if customer_id.is_some() {
             d.confidence = 1.0;
         }
