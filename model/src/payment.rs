@@ -82,8 +82,9 @@ impl PayerPhone {
 /// A provider callback in one shape.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payment {
-    /// Provider name, as in the envelope (`mpesa_c2b`).
-    pub provider: String,
+    /// Provider name, as in the envelope (`mpesa_c2b`): an adapter's
+    /// static name, copied only when read back from JSON.
+    pub provider: std::borrow::Cow<'static, str>,
     /// The provider's transaction id (see CONTRACTS.md for each provider).
     pub provider_txn_id: String,
     /// The amount (always positive; a reversal's direction is its status).

@@ -220,7 +220,9 @@ pub struct Decision {
     /// `provider:provider_txn_id`.
     pub payment_id: String,
     /// Provider name.
-    pub provider: String,
+    // An adapter's static name, moved from the payment; one read back from
+    // JSON is copied (BENCHMARKS, session 25).
+    pub provider: std::borrow::Cow<'static, str>,
     /// The provider's transaction id.
     pub provider_txn_id: String,
     /// Amount, a decimal string in the currency's exponent.

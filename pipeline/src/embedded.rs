@@ -253,7 +253,7 @@ impl Outputs {
                 *summary.outcomes.entry(outcome.clone()).or_default() += 1;
                 *summary
                     .by_provider
-                    .entry(decision.provider.clone())
+                    .entry(decision.provider.to_string())
                     .or_default()
                     .entry(outcome)
                     .or_default() += 1;

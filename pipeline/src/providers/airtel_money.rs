@@ -138,7 +138,7 @@ impl Provider for AirtelMoney {
         let msisdn = text(&t.msisdn).or_else(|| text(&c.msisdn));
         let references = fields::references([(ReferenceKind::Request, request_id)]);
         Ok(Payment {
-            provider: NAME.to_string(),
+            provider: NAME.into(),
             provider_txn_id: txn_id.into_owned(),
             money,
             paid_at: ctx.fallback_time(),

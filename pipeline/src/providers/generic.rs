@@ -96,7 +96,7 @@ impl Provider for Generic {
             }
         };
         Ok(Payment {
-            provider: NAME.to_string(),
+            provider: NAME.into(),
             provider_txn_id: txn_id.into_owned(),
             money,
             paid_at,

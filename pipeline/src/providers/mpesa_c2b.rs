@@ -59,7 +59,7 @@ impl Provider for MpesaC2b {
             raw_text(c.last_name),
         );
         Ok(Payment {
-            provider: NAME.to_string(),
+            provider: NAME.into(),
             provider_txn_id: txn_id.into_owned(),
             money,
             paid_at,

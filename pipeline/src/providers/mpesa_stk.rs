@@ -121,7 +121,7 @@ impl Provider for MpesaStk {
                 None => Money::zero(currency),
             };
             return Ok(Payment {
-                provider: NAME.to_string(),
+                provider: NAME.into(),
                 provider_txn_id: checkout_id.into_owned(),
                 money,
                 paid_at,
@@ -140,7 +140,7 @@ impl Provider for MpesaStk {
         )?;
         let amount = fields::required(NAME, "Amount", metadata.get("Amount"))?;
         Ok(Payment {
-            provider: NAME.to_string(),
+            provider: NAME.into(),
             provider_txn_id: receipt.into_owned(),
             money: fields::decimal_amount(NAME, &amount, currency)?,
             paid_at,

@@ -131,7 +131,7 @@ impl Provider for MtnMomo {
             (ReferenceKind::Request, text(&r.payee_note)),
         ]);
         Ok(Payment {
-            provider: NAME.to_string(),
+            provider: NAME.into(),
             provider_txn_id: txn_id.into_owned(),
             money,
             paid_at: ctx.fallback_time(),

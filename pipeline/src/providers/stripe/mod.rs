@@ -374,7 +374,7 @@ impl Provider for Stripe {
         };
         let (payer_name, payer_phone) = payer(o, &ctx.config.default_country_code);
         let base = |txn_id: String, money, status, paid_at| Payment {
-            provider: NAME.to_string(),
+            provider: NAME.into(),
             provider_txn_id: txn_id,
             money,
             paid_at,
