@@ -148,18 +148,17 @@ impl CustomerIndex {
         // Independent reads: read together, so their misses overlap.
         let reads = self.store.get_many_shared(Table::Refs, &probes);
         let mut reads = probes.iter().zip(reads);
+        // An empty near reference points at nothing (as `lookup_canonical`
+        // says) and is not read.
         let near: Vec<Result<Vec<String>>> = canonicals
             .iter()
             .zip(counts)
-            .map(|(canonical, count)| self.near(canonical, reads.by_ref().take(count).collect()))
+            .map(|(canonical, count)| {
+                let near = self.near(canonical, reads.by_ref().take(count).collect())?;
+                Ok(near.into_iter().filter(|m| !m.is_empty()).collect())
+            })
             .collect();
-        // Then what the near references point at, read together too. An
-        // empty one points at nothing (as `lookup_canonical` says) and is
-        // not read.
-        let near: Vec<Result<Vec<String>>> = near
-            .into_iter()
-            .map(|n| n.map(|n| n.into_iter().filter(|m| !m.is_empty()).collect()))
-            .collect();
+        // Then what the near references point at, read together too.
         let canonical_keys: Vec<Vec<u8>> = near
             .iter()
             .flat_map(|n| n.as_deref().unwrap_or_default())
@@ -225,6 +224,20 @@ mod tests {
     use super::*;
     use crate::store::{CountingStore, MemoryStore};
 
+    /// Customers (id, account number) most tests index.
+    const THREE_ACCOUNTS: &[(&str, &str)] =
+        &[("C1", "ACC10023"), ("C2", "ACC10024"), ("C3", "ACC20050")];
+
+    /// Indexes a customer per (id, account number), the same payer for all.
+    fn with_accounts(index: &CustomerIndex, accounts: &[(&str, &str)]) {
+        let mut w = index.writer();
+        for (id, account) in accounts {
+            w.upsert_customer(customer(id, account, "Jane Doe", "0712345678"))
+                .unwrap();
+        }
+        w.commit().unwrap();
+    }
+
     /// What `read_wants` read for a payment, that payment's lookups answer
     /// without a store read and as the index answers; another payment's
     /// lookups do not hold it.
@@ -232,11 +245,8 @@ mod tests {
     fn wanted_reads_are_answered_for_their_payment() {
         let store = Arc::new(CountingStore::new(Arc::new(MemoryStore::new())));
         let index = CustomerIndex::new(store.clone(), rules(), FuzzyBounds::default());
+        with_accounts(&index, THREE_ACCOUNTS);
         let mut w = index.writer();
-        for (id, account) in [("C1", "ACC10023"), ("C2", "ACC10024"), ("C3", "ACC20050")] {
-            w.upsert_customer(customer(id, account, "Jane Doe", "0712345678"))
-                .unwrap();
-        }
         w.upsert_invoice(invoice("INV-1", "C1", "INV000123", 2500))
             .unwrap();
         w.upsert_invoice(invoice("INV-2", "C1", "INV000124", 100))
@@ -279,12 +289,10 @@ mod tests {
     #[test]
     fn typo_lookups_read_together_answer_as_one_by_one() {
         let index = super::super::tests::memory_index();
-        let mut w = index.writer();
-        for (id, account) in [("C1", "ACC10023"), ("C2", "ACC10024"), ("C3", "AB12")] {
-            w.upsert_customer(customer(id, account, "Jane Doe", "0712345678"))
-                .unwrap();
-        }
-        w.commit().unwrap();
+        with_accounts(
+            &index,
+            &[("C1", "ACC10023"), ("C2", "ACC10024"), ("C3", "AB12")],
+        );
         let canonicals = [
             "ACC10025", "", "AB1", "AB13", "ACC10025", "ZZZZZZ", "ACC1002",
         ];
@@ -307,12 +315,7 @@ mod tests {
     #[test]
     fn a_failed_read_stays_with_its_lookup() {
         let index = super::super::tests::memory_index();
-        let mut w = index.writer();
-        for (id, account) in [("C1", "ACC10023"), ("C2", "ACC10024"), ("C3", "ACC20050")] {
-            w.upsert_customer(customer(id, account, "Jane Doe", "0712345678"))
-                .unwrap();
-        }
-        w.commit().unwrap();
+        with_accounts(&index, THREE_ACCOUNTS);
         let mut corrupt = crate::store::Batch::default();
         corrupt.put(Table::Refs, keys::key('c', "ACC10023"), vec![0xff]);
         index.store().write(corrupt).unwrap();

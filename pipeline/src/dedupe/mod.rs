@@ -202,16 +202,29 @@ impl Dedupe {
         }
     }
 
-    /// Reads ahead where the entries of `ids` would be, so that the
-    /// [`Dedupe::get`]s that follow find those lines in cache: the places
-    /// are far larger than the caches, and a batch's probes, one after
-    /// another, waited for a miss each (3 % of stage 1's profile at a
-    /// million customers; BENCHMARKS, session 25). Changes nothing.
-    pub fn read_ahead<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
-        let touched = ids
-            .into_iter()
-            .fold(0u64, |acc, id| acc ^ self.index.touch(fingerprint(id)));
+    /// [`Dedupe::get`] of each of `ids` (`None` for the ones not given).
+    /// Where their entries would be is read ahead first, one load each
+    /// with nothing between them, so the gets find those lines in cache:
+    /// the places are far larger than the caches, and a batch's probes,
+    /// one after another, waited for a miss each (3 % of stage 1's
+    /// profile at a million customers; BENCHMARKS, session 25).
+    ///
+    /// # Errors
+    /// As [`Dedupe::get`], the first one met.
+    pub fn get_many(&self, ids: &[Option<&str>]) -> Result<Vec<Option<Seen>>> {
+        let fingerprints: Vec<Option<u64>> = ids.iter().map(|id| id.map(fingerprint)).collect();
+        let touched = fingerprints
+            .iter()
+            .flatten()
+            .fold(0u64, |acc, &f| acc ^ self.index.touch(f));
         std::hint::black_box(touched);
+        ids.iter()
+            .zip(fingerprints)
+            .map(|(id, f)| match (id, f) {
+                (Some(id), Some(f)) => self.get_as(id, f),
+                _ => Ok(None),
+            })
+            .collect()
     }
 
     /// The first decision's summary of `id`, if it was decided.

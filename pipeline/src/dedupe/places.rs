@@ -64,11 +64,16 @@ impl Places {
         ordinal == u32::MAX || u64::from(ordinal) < PACKED_MAX
     }
 
+    /// Where a probe for `bits` (a fingerprint's top bits) starts.
+    fn home(&self, bits: u64) -> usize {
+        (bits as usize) & self.slots.len().wrapping_sub(1)
+    }
+
     /// The slot holding `bits` (a fingerprint's top bits, not zero), or
     /// the empty slot where it would go. The table must not be empty.
     fn find(&self, bits: u64) -> usize {
         let mask = self.slots.len() - 1;
-        let mut at = (bits as usize) & mask;
+        let mut at = self.home(bits);
         loop {
             let slot = self.slots[at];
             if slot == 0 || slot >> ORDINAL_BITS == bits {
@@ -95,9 +100,8 @@ impl Places {
     /// it for the caller to `black_box`: one load, so a loop of them over
     /// a batch overlaps their cache misses before the gets that follow.
     pub(super) fn touch(&self, fingerprint: u64) -> u64 {
-        let mask = self.slots.len().wrapping_sub(1);
-        let bits = fingerprint >> ORDINAL_BITS;
-        self.slots.get((bits as usize) & mask).copied().unwrap_or(0)
+        let home = self.home(fingerprint >> ORDINAL_BITS);
+        self.slots.get(home).copied().unwrap_or(0)
     }
 
     /// Holds `ordinal` for `fingerprint`, replacing what its top bits held.

@@ -265,3 +265,31 @@ fn recent_blocks_answer_redeliveries_from_memory_within_their_budget() {
     assert_eq!(dedupe.get(&id(0)).unwrap(), Some(seen(0)));
     assert_eq!(counting.gets(), reads + 1, "an older block is read");
 }
+
+#[test]
+fn many_gets_answer_as_one_by_one() {
+    let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
+    let mut dedupe = Dedupe::load(store).unwrap();
+    let n = BLOCK_ENTRIES + 5;
+    for i in (0..n).step_by(2) {
+        dedupe.record(None, &id(i), &seen(i));
+    }
+    dedupe.flush().unwrap();
+    dedupe.record(None, &id(n + 1), &seen(n + 1));
+    // Decided ids (stored and still open), undecided ones, ids not asked.
+    let ids: Vec<String> = (0..n + 3).map(id).collect();
+    let asked: Vec<Option<&str>> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (i % 5 != 3).then_some(id.as_str()))
+        .collect();
+    let many = dedupe.get_many(&asked).unwrap();
+    let one_by_one: Vec<Option<Seen>> = asked
+        .iter()
+        .map(|id| id.and_then(|id| dedupe.get(id).unwrap()))
+        .collect();
+    assert_eq!(many, one_by_one);
+    assert!(many.iter().filter(|s| s.is_some()).count() > n / 3);
+    // Not asked, though decided: no answer.
+    assert!(many[8].is_none() && dedupe.get(&id(8)).unwrap().is_some());
+}
