@@ -30,8 +30,9 @@ impl Signal {
 pub struct CandidateEvidence {
     /// The customer.
     pub customer_id: String,
-    /// Evidence for.
-    pub signals: Vec<Signal>,
+    /// Evidence for, strongest first (kept so as it is added, so reading
+    /// the reasons in order needs no sorted copy).
+    signals: Vec<Signal>,
     /// Factors against (multiplied into the score).
     pub penalties: Vec<Signal>,
     /// The customer record, once a strategy loaded it.
@@ -56,20 +57,20 @@ impl CandidateEvidence {
 
     /// Reasons, strongest evidence first, penalties last.
     pub fn reasons(&self) -> Vec<Cow<'static, str>> {
-        let mut signals: Vec<&Signal> = self.signals.iter().collect();
-        signals.sort_by(|a, b| Signal::stronger_first(a, b));
-        signals
-            .into_iter()
-            .chain(&self.penalties)
-            .map(|s| Cow::Borrowed(s.reason))
-            .collect()
+        let mut reasons = Vec::with_capacity(self.signals.len() + self.penalties.len());
+        reasons.extend(
+            self.signals
+                .iter()
+                .chain(&self.penalties)
+                .map(|s| Cow::Borrowed(s.reason)),
+        );
+        reasons
     }
 
     /// The strongest reason.
     pub fn rule(&self) -> &'static str {
         self.signals
-            .iter()
-            .min_by(|a, b| Signal::stronger_first(a, b))
+            .first()
             .or(self.penalties.first())
             .map_or("none", |s| s.reason)
     }
@@ -140,6 +141,9 @@ impl Evidence {
             Some(s) => s.weight = s.weight.max(weight),
             None => entry.signals.push(Signal { reason, weight }),
         }
+        // Few signals a candidate: sorting them here costs less than a
+        // sorted copy per listed candidate.
+        entry.signals.sort_by(Signal::stronger_first);
     }
 
     fn add_penalty(entry: &mut CandidateEvidence, reason: &'static str, factor: f64) {
@@ -214,5 +218,34 @@ mod tests {
         e.support("C1", "phone_exact", 0.9);
         e.support("C1", "phone_exact", 0.9);
         assert!((e.candidates()[0].score() - 0.9).abs() < 1e-9);
+    }
+
+    #[test]
+    fn reasons_are_strongest_first_whatever_the_order_added() {
+        let mut e = Evidence::new();
+        e.support("C1", "name_similar", 0.3);
+        e.support("C1", "reference_exact", 0.9);
+        e.support("C1", "amount_matches_invoice", 0.3);
+        e.penalize("C1", "name_mismatch", 0.5);
+        // Raised above the rest after the others arrived.
+        e.support("C1", "name_similar", 0.95);
+        let c = &e.candidates()[0];
+        assert_eq!(
+            c.reasons(),
+            [
+                "name_similar",
+                "reference_exact",
+                "amount_matches_invoice",
+                "name_mismatch"
+            ]
+        );
+        assert_eq!(c.rule(), "name_similar");
+        e.support("C2", "phone_exact", 0.5);
+        e.support("C2", "amount_matches_invoice", 0.5);
+        // Equal weights: by name.
+        assert_eq!(
+            e.candidates()[1].reasons(),
+            ["amount_matches_invoice", "phone_exact"]
+        );
     }
 }

@@ -5,11 +5,54 @@
 //! leading zeros and look-alike characters (O/0, I/1/L, S/5) vary. The
 //! canonical form folds all of these, so `acc-1oo23` and `ACC10023` meet.
 
+use std::borrow::Cow;
+
 /// Upper case, ASCII letters and digits only; other characters dropped.
 pub fn fold_case_and_punctuation(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     out.extend(folded_bytes(text).map(char::from));
     out
+}
+
+/// [`fold_case_and_punctuation`], borrowed when `text` is already folded
+/// (most references are typed as issued: `ACC10023`), so the matchers
+/// allocate only for the ones that are not.
+pub fn folded(text: &str) -> Cow<'_, str> {
+    if text
+        .bytes()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(fold_case_and_punctuation(text))
+    }
+}
+
+/// [`canonical`], borrowed when `text` is already canonical: folded, no
+/// look-alike letter, and no run of digits with a leading zero (but `0`
+/// itself).
+pub fn canonical_form(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let is_canonical = bytes.iter().enumerate().all(|(at, &b)| {
+        let run_starts = at == 0 || !bytes[at - 1].is_ascii_digit();
+        match b {
+            b'0' => !run_starts || bytes.get(at + 1).is_none_or(|next| !next.is_ascii_digit()),
+            b'O' | b'I' | b'L' | b'S' => false,
+            _ => b.is_ascii_uppercase() || b.is_ascii_digit(),
+        }
+    });
+    if is_canonical {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(canonical(text))
+    }
+}
+
+/// [`fold_case_and_punctuation`] appended to `out` (ASCII bytes): a
+/// caller building a lookup key writes the form straight after the key's
+/// prefix, without a string of its own.
+pub fn fold_case_and_punctuation_into(text: &str, out: &mut Vec<u8>) {
+    out.extend(folded_bytes(text));
 }
 
 /// The bytes of [`fold_case_and_punctuation`], one pass over the text:
@@ -25,8 +68,17 @@ fn folded_bytes(text: &str) -> impl Iterator<Item = u8> + '_ {
 /// letters mapped to digits (O→0, I→1, L→1, S→5), then leading zeros of each
 /// run of digits dropped (`ACC00123` and `ACC123` meet).
 pub fn canonical(text: &str) -> String {
+    let mut out = Vec::with_capacity(text.len());
+    canonical_into(text, &mut out);
+    // Every byte written is an ASCII letter or digit: valid UTF-8, so
+    // the lossy branch never runs.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// [`canonical`] appended to `out` (ASCII bytes), as
+/// [`fold_case_and_punctuation_into`].
+pub fn canonical_into(text: &str, out: &mut Vec<u8>) {
     // Folded as it goes, without an intermediate string.
-    let mut out = String::with_capacity(text.len());
     let mut in_digits = false;
     let mut run_has_nonzero = false;
     let mut pending_zero = false;
@@ -48,20 +100,19 @@ pub fn canonical(text: &str) -> String {
             }
             run_has_nonzero = true;
             pending_zero = false;
-            out.push(char::from(c));
+            out.push(c);
         } else {
             if in_digits && !run_has_nonzero && pending_zero {
-                out.push('0');
+                out.push(b'0');
             }
             in_digits = false;
             pending_zero = false;
-            out.push(char::from(c));
+            out.push(c);
         }
     }
     if in_digits && !run_has_nonzero && pending_zero {
-        out.push('0');
+        out.push(b'0');
     }
-    out
 }
 
 #[cfg(test)]
@@ -130,10 +181,27 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Texts that are often already folded or canonical, so the
+        /// borrowing forms take both branches.
+        #[test]
+        fn borrowed_forms_are_the_computed_ones(text in "[A-Z0-9]{0,4}|[A-Z0]{0,2}[0-9]{0,4}[A-Z]{0,2}[0-9]{0,3}|0|00|[OISL0-9 a-]{0,5}") {
+            proptest::prop_assert_eq!(folded(&text), fold_case_and_punctuation(&text));
+            proptest::prop_assert_eq!(canonical_form(&text), canonical(&text));
+        }
+
         #[test]
         fn byte_loops_agree_with_the_char_definitions(text in "\\PC{0,24}|[a-zA-Z0-9 .OoIiLlSs\u{e9}\u{130}-]{0,24}") {
             proptest::prop_assert_eq!(fold_case_and_punctuation(&text), fold_by_chars(&text));
             proptest::prop_assert_eq!(canonical(&text), canonical_by_chars(&text));
+            proptest::prop_assert_eq!(folded(&text), fold_by_chars(&text));
+            proptest::prop_assert_eq!(canonical_form(&text), canonical_by_chars(&text));
+            // Appended after what a buffer already holds, as a key prefix.
+            let (mut folded, mut canon) = (b"x:".to_vec(), b"c:".to_vec());
+            fold_case_and_punctuation_into(&text, &mut folded);
+            canonical_into(&text, &mut canon);
+            let (by_chars, canonical_chars) = (fold_by_chars(&text), canonical_by_chars(&text));
+            proptest::prop_assert_eq!(&folded[2..], by_chars.as_bytes());
+            proptest::prop_assert_eq!(&canon[2..], canonical_chars.as_bytes());
         }
     }
 }

@@ -60,11 +60,6 @@ fn phone_hash_value(sha256_hex: &str) -> String {
     sha256_hex.to_ascii_lowercase()
 }
 
-/// The key of a phone hash: digests are indexed in lower case.
-fn phone_hash_key(sha256_hex: &str) -> Vec<u8> {
-    keys::key(PHONE_HASH, &phone_hash_value(sha256_hex))
-}
-
 fn decode<T: DeserializeOwned>(table: Table, key: &[u8], bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
         table: table.name(),

@@ -21,11 +21,13 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use model::reference::{canonical, fold_case_and_punctuation};
+use model::reference::{canonical_into, fold_case_and_punctuation_into};
 use model::{Invoice, PayerPhone, Payment, ReferenceKind};
 
-use super::{keys, phone_hash_key, phone_hash_value, CustomerIndex, RefTarget, PHONE_HASH};
+use super::keys::KeyList;
+use super::{keys, phone_hash_value, CustomerIndex, RefTarget, PHONE_HASH};
 use crate::error::Result;
+use crate::inline_key::InlineKey;
 use crate::store::set::Members;
 use crate::store::Table;
 
@@ -34,7 +36,8 @@ use crate::store::Table;
 /// (see `wants`).
 #[derive(Debug, Default)]
 pub struct ReadAhead {
-    answers: Vec<(Vec<u8>, Members)>,
+    /// Keys held in place: most are a dozen bytes.
+    answers: Vec<(InlineKey, Members)>,
     /// Typo lookups, by canonical reference.
     pub(super) fuzzy: Vec<(String, Vec<(String, RefTarget)>)>,
     /// Open invoices, by customer.
@@ -48,7 +51,7 @@ impl ReadAhead {
     fn answer(&self, family: char, value: &str) -> Option<&Members> {
         self.answers
             .iter()
-            .find(|(k, _)| is_key(k, family, value))
+            .find(|(k, _)| is_key(k.as_slice(), family, value))
             .map(|(_, members)| members)
     }
 }
@@ -213,49 +216,50 @@ impl CustomerIndex {
     /// name. Costs a few lookups per payment, overlapped; their answers
     /// are returned, one [`ReadAhead`] per payment, in order.
     pub fn prefetch(&self, payments: &[&Payment]) -> Vec<ReadAhead> {
-        let mut first: Vec<Vec<u8>> = Vec::with_capacity(payments.len() * 3);
+        // The keys are written into one buffer each wave (`KeyList`).
+        let mut first = KeyList::with_capacity(payments.len() * 3);
         // Which payment each key is for (then each canonical key's too).
         let mut owners: Vec<usize> = Vec::with_capacity(payments.len() * 3);
         for (owner, payment) in payments.iter().enumerate() {
             for reference in &payment.references {
                 if reference.kind == ReferenceKind::ProviderCustomer {
-                    first.push(keys::key('s', reference.value.trim()));
+                    first.push('s', reference.value.trim());
+                    owners.push(owner);
+                } else if first.push_with('x', |key| {
+                    fold_case_and_punctuation_into(&reference.value, key)
+                }) > 0
+                {
                     owners.push(owner);
                 } else {
-                    let folded = fold_case_and_punctuation(&reference.value);
-                    if !folded.is_empty() {
-                        first.push(keys::key('x', &folded));
-                        owners.push(owner);
-                    }
+                    first.pop();
                 }
             }
-            let phone = match &payment.payer_phone {
-                Some(PayerPhone::Clear(m)) => keys::key('p', m.as_str()),
-                Some(PayerPhone::Hashed(h)) => phone_hash_key(h),
+            match &payment.payer_phone {
+                Some(PayerPhone::Clear(m)) => first.push('p', m.as_str()),
+                Some(PayerPhone::Hashed(h)) => first.push(PHONE_HASH, &phone_hash_value(h)),
                 None => continue,
-            };
-            first.push(phone);
+            }
             owners.push(owner);
         }
         // Who the keys name, read together. A read that fails is not
         // kept: matching reads it again and reports the failure.
-        let mut named: Vec<Option<Members>> = self.read_members(&first);
-        let mut unresolved = Vec::new();
+        let mut named: Vec<Option<Members>> = self.read_members(&first.slices());
+        let mut unresolved = KeyList::with_capacity(first.len());
         for (at, key) in first.iter().enumerate() {
             if key.first() == Some(&b'x')
                 && customers_named(key, named[at].as_ref()).next().is_none()
             {
                 let typed = std::str::from_utf8(key.get(2..).unwrap_or_default()).unwrap_or("");
-                unresolved.push(keys::key('c', &canonical(typed)));
+                unresolved.push_with('c', |key| canonical_into(typed, key));
                 owners.push(owners[at]);
             }
         }
-        named.extend(self.read_members(&unresolved));
-        let keys: Vec<Vec<u8>> = first.into_iter().chain(unresolved).collect();
+        named.extend(self.read_members(&unresolved.slices()));
+        let keys = first.iter().chain(unresolved.iter());
         // Then those customers' records, and the names the strategies
         // compare.
         let ids: Vec<&str> = keys
-            .iter()
+            .clone()
             .zip(&named)
             .flat_map(|(key, members)| customers_named(key, members.as_ref()))
             .collect();
@@ -263,9 +267,11 @@ impl CustomerIndex {
         // Kept for matching, by payment.
         let mut read_ahead: Vec<ReadAhead> =
             payments.iter().map(|_| ReadAhead::default()).collect();
-        for ((key, owner), members) in keys.into_iter().zip(owners).zip(named) {
+        for ((key, owner), members) in keys.zip(owners).zip(named) {
             if let Some(members) = members {
-                read_ahead[owner].answers.push((key, members));
+                read_ahead[owner]
+                    .answers
+                    .push((InlineKey::new(key), members));
             }
         }
         read_ahead
@@ -273,7 +279,7 @@ impl CustomerIndex {
 
     /// The members of each of `keys` of the reference table, read
     /// together (`KvStore::get_many_shared`); `None` where a read failed.
-    pub(super) fn read_members(&self, keys: &[Vec<u8>]) -> Vec<Option<Members>> {
+    pub(super) fn read_members(&self, keys: &[&[u8]]) -> Vec<Option<Members>> {
         self.store
             .get_many_shared(Table::Refs, keys)
             .into_iter()

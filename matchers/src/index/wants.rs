@@ -97,7 +97,7 @@ impl CustomerIndex {
                 .iter()
                 .map(|(_, customer)| keys::key('o', customer))
                 .collect();
-            let lists = self.read_members(&lists);
+            let lists = self.read_members(&lists.iter().map(Vec::as_slice).collect::<Vec<_>>());
             let ids: Vec<&str> = lists
                 .iter()
                 .flatten()
@@ -146,7 +146,8 @@ impl CustomerIndex {
             counts.push(probes.len() - before);
         }
         // Independent reads: read together, so their misses overlap.
-        let reads = self.store.get_many_shared(Table::Refs, &probes);
+        let probe_keys: Vec<&[u8]> = probes.iter().map(Vec::as_slice).collect();
+        let reads = self.store.get_many_shared(Table::Refs, &probe_keys);
         let mut reads = probes.iter().zip(reads);
         // An empty near reference points at nothing (as `lookup_canonical`
         // says) and is not read.
@@ -164,7 +165,10 @@ impl CustomerIndex {
             .flat_map(|n| n.as_deref().unwrap_or_default())
             .map(|m| keys::key('c', m))
             .collect();
-        let reads = self.store.get_many_shared(Table::Refs, &canonical_keys);
+        let reads = self.store.get_many_shared(
+            Table::Refs,
+            &canonical_keys.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        );
         let mut reads = canonical_keys.iter().zip(reads);
         near.into_iter()
             .map(|near| {

@@ -171,7 +171,7 @@ impl CachedStore {
     /// `keys`, by shard. Every key is hashed here, first (the keys are in
     /// cache), so the touching loop has nothing between its loads but an
     /// index.
-    fn places(&self, table: Table, keys: &[Vec<u8>]) -> Vec<(usize, Place)> {
+    fn places(&self, table: Table, keys: &[&[u8]]) -> Vec<(usize, Place)> {
         let mut places: Vec<(usize, Place)> = keys
             .iter()
             .enumerate()
@@ -227,7 +227,7 @@ impl KvStore for CachedStore {
         self.get_held(table, key)
     }
 
-    fn get_many_shared(&self, table: Table, keys: &[Vec<u8>]) -> Vec<Result<Option<SharedBytes>>> {
+    fn get_many_shared(&self, table: Table, keys: &[&[u8]]) -> Vec<Result<Option<SharedBytes>>> {
         if !self.tables.contains(&table) {
             return self.inner.get_many_shared(table, keys);
         }
@@ -458,6 +458,7 @@ mod tests {
             inner.write(b).unwrap();
             let store = CachedStore::new(inner, &[Table::Refs], &[(Table::Refs, b"f:")], 10_000);
             let keys: Vec<Vec<u8>> = wanted.iter().map(|i| key(*i)).collect();
+            let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
             match warm {
                 0 => {}
                 1 => drop(store.get_many_shared(Table::Refs, &keys[..keys.len() / 2])),

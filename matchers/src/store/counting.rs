@@ -46,7 +46,7 @@ impl KvStore for CountingStore {
         self.inner.get_shared(table, key)
     }
 
-    fn get_many_shared(&self, table: Table, keys: &[Vec<u8>]) -> Vec<Result<Option<SharedBytes>>> {
+    fn get_many_shared(&self, table: Table, keys: &[&[u8]]) -> Vec<Result<Option<SharedBytes>>> {
         self.gets.fetch_add(keys.len() as u64, Ordering::Relaxed);
         self.inner.get_many_shared(table, keys)
     }

@@ -153,7 +153,7 @@ pub trait KvStore: Send + Sync {
     /// their cache misses overlap instead of adding up, and finds each key
     /// once (one hash, one lock) instead of once to touch and once to
     /// read. The default reads them one by one.
-    fn get_many_shared(&self, table: Table, keys: &[Vec<u8>]) -> Vec<Result<Option<SharedBytes>>> {
+    fn get_many_shared(&self, table: Table, keys: &[&[u8]]) -> Vec<Result<Option<SharedBytes>>> {
         keys.iter().map(|key| self.get_shared(table, key)).collect()
     }
 

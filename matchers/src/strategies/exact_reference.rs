@@ -2,7 +2,7 @@
 //! payer typed, equal up to case and punctuation; the Stripe customer id;
 //! and a phone number typed as the reference.
 
-use model::reference::fold_case_and_punctuation;
+use model::reference::folded;
 use model::{normalize_msisdn, Payment, ReferenceKind};
 
 use super::Matcher;
@@ -40,7 +40,7 @@ impl Matcher for ExactReference {
                 }
                 continue;
             }
-            let folded = fold_case_and_punctuation(&reference.value);
+            let folded = folded(&reference.value);
             if folded.len() < config.min_reference_len {
                 continue;
             }

@@ -4,7 +4,9 @@
 //! Runs only for references the exact strategy could not resolve; the
 //! fuzzy lookup only while no candidate is a clear winner.
 
-use model::reference::canonical;
+use std::borrow::Cow;
+
+use model::reference::canonical_form;
 use model::{Payment, ReferenceKind, ReferenceValue};
 
 use super::Matcher;
@@ -19,18 +21,18 @@ pub(super) struct NormalizedReference;
 /// The canonical form of the `at`th reference, when this strategy looks
 /// it up: one the exact strategy did not resolve, not a provider's
 /// customer id, long enough.
-fn looked_up(
+fn looked_up<'r>(
     at: usize,
-    reference: &ReferenceValue,
+    reference: &'r ReferenceValue,
     config: &MatchingConfig,
     evidence: &Evidence,
-) -> Option<String> {
+) -> Option<Cow<'r, str>> {
     if reference.kind == ReferenceKind::ProviderCustomer
         || evidence.resolved_references.contains(&at)
     {
         return None;
     }
-    Some(canonical(&reference.value)).filter(|canon| canon.len() >= config.min_reference_len)
+    Some(canonical_form(&reference.value)).filter(|canon| canon.len() >= config.min_reference_len)
 }
 
 /// Whether a reference that matches nothing even in canonical form is
@@ -64,7 +66,7 @@ impl Matcher for NormalizedReference {
             if may_be_a_typo(reference, config, evidence)
                 && index.canonical_is_known(&canon).is_ok_and(|known| !known)
             {
-                wants.fuzzy(canon);
+                wants.fuzzy(canon.into_owned());
             }
         }
     }
