@@ -18,34 +18,32 @@ pub fn fold_case_and_punctuation(text: &str) -> String {
 /// (most references are typed as issued: `ACC10023`), so the matchers
 /// allocate only for the ones that are not.
 pub fn folded(text: &str) -> Cow<'_, str> {
-    if text
-        .bytes()
-        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-    {
+    if is_output_of(text, |emit| folded_bytes(text).for_each(emit)) {
         Cow::Borrowed(text)
     } else {
         Cow::Owned(fold_case_and_punctuation(text))
     }
 }
 
-/// [`canonical`], borrowed when `text` is already canonical: folded, no
-/// look-alike letter, and no run of digits with a leading zero (but `0`
-/// itself).
+/// [`canonical`], borrowed when `text` is already canonical.
 pub fn canonical_form(text: &str) -> Cow<'_, str> {
-    let bytes = text.as_bytes();
-    let is_canonical = bytes.iter().enumerate().all(|(at, &b)| {
-        let run_starts = at == 0 || !bytes[at - 1].is_ascii_digit();
-        match b {
-            b'0' => !run_starts || bytes.get(at + 1).is_none_or(|next| !next.is_ascii_digit()),
-            b'O' | b'I' | b'L' | b'S' => false,
-            _ => b.is_ascii_uppercase() || b.is_ascii_digit(),
-        }
-    });
-    if is_canonical {
+    if is_output_of(text, |emit| canonical_bytes(text, emit)) {
         Cow::Borrowed(text)
     } else {
         Cow::Owned(canonical(text))
     }
+}
+
+/// Whether `form`, run over `text`, gives `text` back byte for byte: the
+/// forms are checked by running them, so their rules live in one place.
+fn is_output_of(text: &str, form: impl FnOnce(&mut dyn FnMut(u8))) -> bool {
+    let bytes = text.as_bytes();
+    let (mut at, mut same) = (0usize, true);
+    form(&mut |b| {
+        same &= bytes.get(at) == Some(&b);
+        at += 1;
+    });
+    same && at == bytes.len()
 }
 
 /// [`fold_case_and_punctuation`] appended to `out` (ASCII bytes): a
@@ -78,6 +76,11 @@ pub fn canonical(text: &str) -> String {
 /// [`canonical`] appended to `out` (ASCII bytes), as
 /// [`fold_case_and_punctuation_into`].
 pub fn canonical_into(text: &str, out: &mut Vec<u8>) {
+    canonical_bytes(text, |b| out.push(b));
+}
+
+/// The bytes of [`canonical`], each handed to `emit`.
+fn canonical_bytes(text: &str, mut emit: impl FnMut(u8)) {
     // Folded as it goes, without an intermediate string.
     let mut in_digits = false;
     let mut run_has_nonzero = false;
@@ -100,18 +103,18 @@ pub fn canonical_into(text: &str, out: &mut Vec<u8>) {
             }
             run_has_nonzero = true;
             pending_zero = false;
-            out.push(c);
+            emit(c);
         } else {
             if in_digits && !run_has_nonzero && pending_zero {
-                out.push(b'0');
+                emit(b'0');
             }
             in_digits = false;
             pending_zero = false;
-            out.push(c);
+            emit(c);
         }
     }
     if in_digits && !run_has_nonzero && pending_zero {
-        out.push(b'0');
+        emit(b'0');
     }
 }
 

@@ -20,6 +20,7 @@
 //! name reads it from the store as before, and one that names more than it
 //! reads only costs a read.
 
+use super::keys::KeyList;
 use super::prefetch::ReadAhead;
 use super::{keys, CustomerIndex, RefTarget};
 use crate::error::Result;
@@ -92,12 +93,11 @@ impl CustomerIndex {
             }
         }
         if !wants.invoices_of.is_empty() {
-            let lists: Vec<Vec<u8>> = wants
-                .invoices_of
-                .iter()
-                .map(|(_, customer)| keys::key('o', customer))
-                .collect();
-            let lists = self.read_members(&lists.iter().map(Vec::as_slice).collect::<Vec<_>>());
+            let mut lists = KeyList::with_capacity(wants.invoices_of.len());
+            for (_, customer) in &wants.invoices_of {
+                lists.push('o', customer);
+            }
+            let lists = self.read_members(&lists.slices());
             let ids: Vec<&str> = lists
                 .iter()
                 .flatten()
@@ -135,19 +135,20 @@ impl CustomerIndex {
     /// canonical key those name.
     pub(super) fn fuzzy_many(&self, canonicals: &[&str]) -> Vec<Result<Vec<(String, RefTarget)>>> {
         // Each lookup's probes, in order: how many are its own.
-        let mut probes: Vec<Vec<u8>> = Vec::new();
+        let mut probes = KeyList::default();
         let mut counts = Vec::with_capacity(canonicals.len());
         for canonical in canonicals {
             let before = probes.len();
             if canonical.chars().count() + 1 >= self.rules.fuzzy_min_len {
-                probes.extend(keys::deletions(canonical).iter().map(|d| keys::key('f', d)));
-                probes.push(keys::key('f', canonical));
+                for deletion in keys::deletions(canonical) {
+                    probes.push('f', &deletion);
+                }
+                probes.push('f', canonical);
             }
             counts.push(probes.len() - before);
         }
         // Independent reads: read together, so their misses overlap.
-        let probe_keys: Vec<&[u8]> = probes.iter().map(Vec::as_slice).collect();
-        let reads = self.store.get_many_shared(Table::Refs, &probe_keys);
+        let reads = self.store.get_many_shared(Table::Refs, &probes.slices());
         let mut reads = probes.iter().zip(reads);
         // An empty near reference points at nothing (as `lookup_canonical`
         // says) and is not read.
@@ -160,15 +161,13 @@ impl CustomerIndex {
             })
             .collect();
         // Then what the near references point at, read together too.
-        let canonical_keys: Vec<Vec<u8>> = near
-            .iter()
-            .flat_map(|n| n.as_deref().unwrap_or_default())
-            .map(|m| keys::key('c', m))
-            .collect();
-        let reads = self.store.get_many_shared(
-            Table::Refs,
-            &canonical_keys.iter().map(Vec::as_slice).collect::<Vec<_>>(),
-        );
+        let mut canonical_keys = KeyList::default();
+        for m in near.iter().flat_map(|n| n.as_deref().unwrap_or_default()) {
+            canonical_keys.push('c', m);
+        }
+        let reads = self
+            .store
+            .get_many_shared(Table::Refs, &canonical_keys.slices());
         let mut reads = canonical_keys.iter().zip(reads);
         near.into_iter()
             .map(|near| {
@@ -194,7 +193,7 @@ impl CustomerIndex {
     fn near(
         &self,
         canonical: &str,
-        probes: Vec<(&Vec<u8>, Result<Option<SharedBytes>>)>,
+        probes: Vec<(&[u8], Result<Option<SharedBytes>>)>,
     ) -> Result<Vec<String>> {
         let mut near: Vec<String> = Vec::new();
         for (probe, read) in probes {
