@@ -9,15 +9,23 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-/// Parses a JSON scalar's text as a decimal.
-fn parse(text: &str) -> Option<Decimal> {
+/// Parses a JSON scalar's text (a string or a number, as valid JSON) as a
+/// decimal; `None` for anything else.
+pub fn parse(text: &str) -> Option<Decimal> {
     let text = text.trim();
     let unquoted;
-    let digits = if text.starts_with('"') {
-        unquoted = serde_json::from_str::<String>(text).ok()?;
-        unquoted.trim()
-    } else {
-        text
+    let plain = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .filter(|inner| !inner.bytes().any(|b| b == b'\\' || b == b'"' || b < 0x20));
+    let digits = match plain {
+        // Nothing to unescape: the text between the quotes, not a copy.
+        Some(inner) => inner.trim(),
+        None if text.starts_with('"') => {
+            unquoted = serde_json::from_str::<String>(text).ok()?;
+            unquoted.trim()
+        }
+        None => text,
     };
     if digits.contains(['e', 'E']) {
         Decimal::from_scientific(digits).ok()

@@ -143,7 +143,7 @@ fn for_each_line(
         }
         bar.inc(n as u64);
         line_no += 1;
-        let text = String::from_utf8_lossy(&buf);
+        let text = model::envelope::input_text(&buf);
         let text = text.trim_end_matches(['\n', '\r']);
         if text.trim().is_empty() {
             continue;

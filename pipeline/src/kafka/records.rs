@@ -3,6 +3,7 @@
 //! produces, and the raw payment's append time carried from one to the
 //! other, for the end-to-end latency.
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use rdkafka::error::KafkaError;
@@ -90,21 +91,29 @@ pub(super) fn send_outputs(
     debug_assert_eq!(ends.len(), batch.len(), "one end per input");
     let mut produced = outputs.drain(..);
     let mut done = 0;
+    let mut digits = [0u8; 20];
     for (polled, &end) in batch.iter().zip(ends) {
-        let headers = polled.origin.map(|o| {
-            OwnedHeaders::new().insert(Header {
-                key: ORIGIN_HEADER,
-                value: Some(&o.to_string()),
-            })
+        // The header's text, written once per input on the stack; each
+        // output gets headers of its own (librdkafka takes them over).
+        let origin = polled.origin.map(|o| {
+            let mut cursor = std::io::Cursor::new(&mut digits[..]);
+            let _ = write!(cursor, "{o}");
+            cursor.position() as usize
         });
         for out in produced.by_ref().take(end - done) {
+            let headers = origin.map(|len| {
+                OwnedHeaders::new_with_capacity(1).insert(Header {
+                    key: ORIGIN_HEADER,
+                    value: Some(&digits[..len]),
+                })
+            });
             let record = Record {
                 topic: &out.topic,
                 key: out.key.as_deref(),
                 value: &out.value,
                 partition: None,
                 timestamp: polled.origin,
-                headers: headers.clone(),
+                headers,
             };
             send(producer, record)?;
         }

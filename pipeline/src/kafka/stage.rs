@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use model::{DeadLetter, Outcome};
 
 use super::topics::Topics;
@@ -129,8 +129,15 @@ macro_rules! stage_state {
 stage_state!(Stage1);
 stage_state!(Stage2);
 
+/// A record's JSON, in a buffer of 1 KiB from the start: grown from
+/// `serde_json::to_vec`'s 128 bytes, a decision (about 550 bytes) was
+/// copied through three reallocations.
 fn json<T: serde::Serialize>(record: &T) -> Vec<u8> {
-    serde_json::to_vec(record).unwrap_or_default()
+    let mut value = Vec::with_capacity(1024);
+    match serde_json::to_writer(&mut value, record) {
+        Ok(()) => value,
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Stage 1 on Kafka: raw envelopes → decisions (+ review) or dead letters.
@@ -157,7 +164,7 @@ impl StreamStage for Stage1Stream {
         &self.topics.dedupe_changelog
     }
     fn process(&mut self, input: Input<'_>, out: &mut Vec<Output>) -> Result<()> {
-        let text = String::from_utf8_lossy(input.value);
+        let text = model::envelope::input_text(input.value);
         let routed = self
             .stage
             .process_from(&text, Utc::now(), Some(input.source))?;
@@ -172,7 +179,7 @@ impl StreamStage for Stage1Stream {
     ) -> Result<()> {
         let texts: Vec<_> = inputs
             .iter()
-            .map(|input| String::from_utf8_lossy(input.value))
+            .map(|input| model::envelope::input_text(input.value))
             .collect();
         let batch: Vec<_> = texts
             .iter()
@@ -256,7 +263,32 @@ impl StreamStage for Stage2Stream {
         true
     }
     fn process(&mut self, input: Input<'_>, out: &mut Vec<Output>) -> Result<()> {
-        let decision: ToApply<'_> = match serde_json::from_slice(input.value) {
+        self.apply(input, Utc::now(), out)
+    }
+    fn process_batch(
+        &mut self,
+        inputs: &[Input<'_>],
+        out: &mut Vec<Output>,
+        ends: &mut Vec<usize>,
+    ) -> Result<()> {
+        // One clock read a batch (the time on its restore commands), as
+        // stage 1 does: a read per decision was 1 % of the thread.
+        let now = Utc::now();
+        for input in inputs {
+            self.apply(*input, now, out)?;
+            ends.push(out.len());
+        }
+        Ok(())
+    }
+    fn state(&mut self) -> &mut dyn StageState {
+        &mut self.stage
+    }
+}
+
+impl Stage2Stream {
+    /// The records one decision produces.
+    fn apply(&mut self, input: Input<'_>, now: DateTime<Utc>, out: &mut Vec<Output>) -> Result<()> {
+        let decision = match ToApply::read(input.value) {
             Ok(d) => d,
             Err(e) => {
                 // Only a foreign writer on the decisions topic gets here.
@@ -267,7 +299,7 @@ impl StreamStage for Stage2Stream {
                     value: json(&DeadLetter {
                         input: String::from_utf8_lossy(input.value).into_owned(),
                         error: format!("not a decision record: {e}"),
-                        at: Utc::now(),
+                        at: now,
                         error_kind: Some("bad_decision".into()),
                         provider: None,
                     }),
@@ -276,7 +308,7 @@ impl StreamStage for Stage2Stream {
             }
         };
         self.stage.set_partition(input.source.partition);
-        let applied = self.stage.apply(&decision, Utc::now())?;
+        let applied = self.stage.apply(&decision, now)?;
         for entry in &applied.ledger {
             out.push(Output {
                 topic: self.topics.ledger.clone(),
@@ -292,8 +324,5 @@ impl StreamStage for Stage2Stream {
             });
         }
         Ok(())
-    }
-    fn state(&mut self) -> &mut dyn StageState {
-        &mut self.stage
     }
 }

@@ -1,4 +1,5 @@
-//! A strict reader of one JSON object's members, for the adapters' hot path.
+//! A strict reader of one JSON object's members, for the adapters' hot
+//! path and stage 2's reading of decisions.
 //!
 //! An M-Pesa C2B confirmation is a flat object of a dozen short strings,
 //! and it is two payments in three. Reading it through serde's derive walks
@@ -21,7 +22,7 @@ const MAX_DEPTH: usize = 32;
 /// `names` (in that order), `None` for a member absent or `null`, as serde
 /// reads an `Option<&RawValue>` field. `None` overall when `payload` is not
 /// one JSON object this reader handles (see the module docs).
-pub(super) fn members<'a, const N: usize>(
+pub(crate) fn members<'a, const N: usize>(
     payload: &'a str,
     names: [&str; N],
 ) -> Option<[Option<&'a str>; N]> {

@@ -10,7 +10,7 @@
 mod airtel_money;
 mod error;
 mod fields;
-mod flat;
+pub(crate) mod flat;
 mod generic;
 mod mpesa_c2b;
 mod mpesa_stk;

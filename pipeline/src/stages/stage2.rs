@@ -24,6 +24,7 @@ use super::allocate::{self, OpenItem};
 use crate::config::AccessConfig;
 use crate::error::Result;
 use crate::metrics as m;
+use crate::providers::flat;
 use crate::state::{AccessOverride, Change, CustomerState, StateTable};
 
 /// What applying a decision produced.
@@ -73,6 +74,57 @@ fn borrowed_option<'de: 'a, 'a, D: Deserializer<'de>>(
     #[derive(Deserialize)]
     struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
     Ok(Option::<Borrowed<'a>>::deserialize(d)?.map(|b| b.0))
+}
+
+impl<'a> ToApply<'a> {
+    /// Reads these fields from a decision record's bytes.
+    ///
+    /// A decision is some 550 bytes, most of them ranked candidates with
+    /// their scores and reasons, which serde walks value by value (floats
+    /// included) only to skip them: that was a seventh of stage 2's thread
+    /// in Kafka mode (BENCHMARKS, Kafka "Session 27"). The flat reader
+    /// ([`crate::providers::flat`]) passes over them in one scan and hands
+    /// back the six members' raw text. It reads only what serde would read
+    /// the same way and answers `None` for anything else (an escape, a
+    /// member twice, not one object); serde then reads the record as
+    /// before, and its error words a refusal.
+    ///
+    /// # Errors
+    /// serde's, for a record that is not a decision.
+    pub fn read(bytes: &'a [u8]) -> serde_json::Result<Self> {
+        match std::str::from_utf8(bytes).ok().and_then(Self::read_flat) {
+            Some(read) => Ok(read),
+            None => serde_json::from_slice(bytes),
+        }
+    }
+
+    fn read_flat(text: &'a str) -> Option<Self> {
+        let [payment_id, outcome, customer_id, amount, currency, paid_at] = flat::members(
+            text,
+            [
+                "payment_id",
+                "outcome",
+                "customer_id",
+                "amount",
+                "currency",
+                "paid_at",
+            ],
+        )?;
+        // The flat reader refuses escapes, so a string member is its text
+        // between two quotes.
+        let string = |raw: &'a str| raw.strip_prefix('"')?.strip_suffix('"');
+        Some(ToApply {
+            payment_id: Cow::Borrowed(string(payment_id?)?),
+            outcome: serde_json::from_str(outcome?).ok()?,
+            customer_id: match customer_id {
+                Some(raw) => Some(Cow::Borrowed(string(raw)?)),
+                None => None,
+            },
+            amount: model::decimal::parse(amount?)?,
+            currency: serde_json::from_str(currency?).ok()?,
+            paid_at: model::time::parse(string(paid_at?)?).ok()?,
+        })
+    }
 }
 
 impl<'a> From<&'a Decision> for ToApply<'a> {
@@ -347,5 +399,73 @@ mod tests {
         let read: ToApply<'_> = serde_json::from_str(minimal).unwrap();
         assert_eq!(read.customer_id, None);
         assert_eq!(read.amount, Decimal::new(105, 1));
+    }
+
+    /// `ToApply::read` (the flat reader, serde when it declines) answers
+    /// as serde does, for decisions and for what is not one.
+    fn reads_as_serde(bytes: &[u8]) {
+        let serde: serde_json::Result<ToApply<'_>> = serde_json::from_slice(bytes);
+        match (ToApply::read(bytes), serde) {
+            (Ok(read), Ok(serde)) => assert_eq!(read, serde, "{}", String::from_utf8_lossy(bytes)),
+            (Err(_), Err(_)) => {}
+            (read, serde) => panic!(
+                "{}: read {read:?}, serde {serde:?}",
+                String::from_utf8_lossy(bytes)
+            ),
+        }
+    }
+
+    #[test]
+    fn decisions_read_flat_as_serde_reads_them() {
+        for customer in [Some("C1"), Some("C\"quoted\""), None] {
+            for payer in [Some("JANE \"JJ\" DOE"), Some("JANE DOE"), None] {
+                let mut d = decision(customer);
+                d.payer_name = payer.map(str::to_string);
+                let json = serde_json::to_vec(&d).unwrap();
+                reads_as_serde(&json);
+                assert_eq!(ToApply::read(&json).unwrap(), ToApply::from(&d));
+                // Without an escape anywhere, the flat reader reads it.
+                let escaped = json.contains(&b'\\');
+                let flat = ToApply::read_flat(std::str::from_utf8(&json).unwrap());
+                assert_eq!(flat.is_some(), !escaped, "{d:?}");
+            }
+        }
+        for text in [
+            r#"{"payment_id":"generic:T1","outcome":"review","amount":10.5,"currency":"KES","paid_at":"2026-11-02T07:00:00Z"}"#,
+            r#"{"payment_id":"generic:T1","outcome":"matched","customer_id":null,"amount":" 7 ","currency":"UGX","paid_at":"2026-11-02T10:00:00+03:00"}"#,
+            r#"{"payment_id":"generic:T1","outcome":"matched","customer_id":"C1","amount":"1e3","currency":"KES","paid_at":"2026-11-02T07:00:00.5Z","extra":[1.5,{"a":null}]}"#,
+            r#"{"payment_id":"a\u0062","outcome":"matched","amount":"1","currency":"KES","paid_at":"2026-11-02T07:00:00Z"}"#,
+            r#"{"payment_id":"generic:T1","outcome":"matched","amount":"1","currency":"KES","paid_at":"2026-11-02T07:00:00Z","amount":"2"}"#,
+            r#"{"payment_id":"generic:T1","outcome":"sideways","amount":"1","currency":"KES","paid_at":"2026-11-02T07:00:00Z"}"#,
+            r#"{"payment_id":"generic:T1","outcome":"matched","amount":"ten","currency":"KES","paid_at":"2026-11-02T07:00:00Z"}"#,
+            r#"{"payment_id":"generic:T1","outcome":"matched","amount":"1","currency":"KES"}"#,
+            r#"{"payment_id":7,"outcome":"matched","amount":"1","currency":"KES","paid_at":"2026-11-02T07:00:00Z"}"#,
+            r#"{"payment_id":"generic:T1","outcome":"matched","amount":"1","currency":"KES","paid_at":"2026-11-02T07:00:00Z"} trailing"#,
+            "[1,2]",
+            "",
+        ] {
+            reads_as_serde(text.as_bytes());
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+        /// Any decision, and any cut of one, reads as serde reads it.
+        #[test]
+        fn any_decision_reads_as_serde(
+            customer in proptest::option::of("[A-Za-z0-9\"\\\\ é-]{0,12}"),
+            payer in proptest::option::of("[A-Za-z \"é]{0,10}"),
+            cents in 0i64..10_000_000,
+            scale in 0u32..3,
+            cut in 0usize..600,
+        ) {
+            let mut d = decision(customer.as_deref());
+            d.amount = Decimal::new(cents, scale);
+            d.payer_name = payer;
+            let json = serde_json::to_vec(&d).unwrap();
+            reads_as_serde(&json);
+            reads_as_serde(&json[..cut.min(json.len())]);
+        }
     }
 }
