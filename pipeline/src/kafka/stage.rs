@@ -67,11 +67,7 @@ pub trait StreamStage: Send {
         out: &mut Vec<Output>,
         ends: &mut Vec<usize>,
     ) -> Result<()> {
-        for input in inputs {
-            self.process(*input, out)?;
-            ends.push(out.len());
-        }
-        Ok(())
+        each(inputs, out, ends, |input, out| self.process(input, out))
     }
     /// The stage's keyed state.
     fn state(&mut self) -> &mut dyn StageState;
@@ -82,6 +78,21 @@ pub trait StreamStage: Send {
     fn input_arrives_in_bursts(&self) -> bool {
         false
     }
+}
+
+/// Runs `f` on each input in order, pushing to `ends` where each one's
+/// outputs end in `out` (see [`StreamStage::process_batch`]).
+fn each(
+    inputs: &[Input<'_>],
+    out: &mut Vec<Output>,
+    ends: &mut Vec<usize>,
+    mut f: impl FnMut(Input<'_>, &mut Vec<Output>) -> Result<()>,
+) -> Result<()> {
+    for input in inputs {
+        f(*input, out)?;
+        ends.push(out.len());
+    }
+    Ok(())
 }
 
 /// A stage's keyed state as the driver handles it: pending writes that go
@@ -274,11 +285,7 @@ impl StreamStage for Stage2Stream {
         // One clock read a batch (the time on its restore commands), as
         // stage 1 does: a read per decision was 1 % of the thread.
         let now = Utc::now();
-        for input in inputs {
-            self.apply(*input, now, out)?;
-            ends.push(out.len());
-        }
-        Ok(())
+        each(inputs, out, ends, |input, out| self.apply(input, now, out))
     }
     fn state(&mut self) -> &mut dyn StageState {
         &mut self.stage
