@@ -14,18 +14,11 @@ use serde_json::value::RawValue;
 pub fn parse(text: &str) -> Option<Decimal> {
     let text = text.trim();
     let unquoted;
-    let plain = text
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .filter(|inner| !inner.bytes().any(|b| b == b'\\' || b == b'"' || b < 0x20));
-    let digits = match plain {
-        // Nothing to unescape: the text between the quotes, not a copy.
-        Some(inner) => inner.trim(),
-        None if text.starts_with('"') => {
-            unquoted = serde_json::from_str::<String>(text).ok()?;
-            unquoted.trim()
-        }
-        None => text,
+    let digits = if text.starts_with('"') {
+        unquoted = crate::json::string_text(text)?;
+        unquoted.trim()
+    } else {
+        text
     };
     if digits.contains(['e', 'E']) {
         Decimal::from_scientific(digits).ok()

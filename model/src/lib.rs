@@ -8,6 +8,7 @@
 pub mod decimal;
 pub mod envelope;
 pub mod error;
+pub mod json;
 pub mod money;
 pub mod payment;
 pub mod phone;

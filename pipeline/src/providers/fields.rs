@@ -37,12 +37,7 @@ pub(super) fn parse_json<'a, T: Deserialize<'a>>(
 pub(super) fn scalar_text(raw: &str) -> Option<Cow<'_, str>> {
     let text = trim(raw);
     match text.as_bytes().first()? {
-        // Most strings have no escapes: their content is the raw text
-        // between the quotes, with no decoding and no copy.
-        b'"' if text.len() >= 2 && !text.contains('\\') => {
-            Some(Cow::Borrowed(&text[1..text.len() - 1]))
-        }
-        b'"' => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
+        b'"' => model::json::string_text(text),
         b'-' | b'0'..=b'9' => Some(Cow::Borrowed(text)),
         _ => None,
     }

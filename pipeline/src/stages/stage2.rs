@@ -26,6 +26,7 @@ use crate::error::Result;
 use crate::metrics as m;
 use crate::providers::flat;
 use crate::state::{AccessOverride, Change, CustomerState, StateTable};
+use model::json::string_text;
 
 /// What applying a decision produced.
 #[derive(Debug, Default, PartialEq)]
@@ -41,8 +42,9 @@ pub struct Applied {
 /// The fields of a [`Decision`] stage 2 reads: nothing else of a decision
 /// changes a balance or an access state.
 ///
-/// Kafka mode decodes these straight from the decisions topic, borrowing
-/// the ids from the message and skipping the rest. Decoding whole
+/// Kafka mode decodes these straight from the decisions topic
+/// ([`ToApply::read`]), borrowing the ids from the message and skipping
+/// the rest. Decoding whole
 /// decisions — ranked candidates with their reasons, texts, times — and
 /// dropping them again was a sixth of stage 2's thread (BENCHMARKS,
 /// session 12). Embedded mode borrows them from the decision it holds.
@@ -81,8 +83,8 @@ impl<'a> ToApply<'a> {
     ///
     /// A decision is some 550 bytes, most of them ranked candidates with
     /// their scores and reasons, which serde walks value by value (floats
-    /// included) only to skip them: that was a seventh of stage 2's thread
-    /// in Kafka mode (BENCHMARKS, Kafka "Session 27"). The flat reader
+    /// included) only to skip them: 13.6 % of stage 2's thread in Kafka
+    /// mode (BENCHMARKS, Kafka "Session 25"). The flat reader
     /// ([`crate::providers::flat`]) passes over them in one scan and hands
     /// back the six members' raw text. It reads only what serde would read
     /// the same way and answers `None` for anything else (an escape, a
@@ -110,19 +112,16 @@ impl<'a> ToApply<'a> {
                 "paid_at",
             ],
         )?;
-        // The flat reader refuses escapes, so a string member is its text
-        // between two quotes.
-        let string = |raw: &'a str| raw.strip_prefix('"')?.strip_suffix('"');
         Some(ToApply {
-            payment_id: Cow::Borrowed(string(payment_id?)?),
+            payment_id: string_text(payment_id?)?,
             outcome: serde_json::from_str(outcome?).ok()?,
             customer_id: match customer_id {
-                Some(raw) => Some(Cow::Borrowed(string(raw)?)),
+                Some(raw) => Some(string_text(raw)?),
                 None => None,
             },
             amount: model::decimal::parse(amount?)?,
             currency: serde_json::from_str(currency?).ok()?,
-            paid_at: model::time::parse(string(paid_at?)?).ok()?,
+            paid_at: model::time::parse(&string_text(paid_at?)?).ok()?,
         })
     }
 }

@@ -9,6 +9,8 @@
 //! disputes are reversals of the PaymentIntent they take money from.
 
 use std::borrow::Cow;
+
+use model::json::string_text;
 use std::collections::BTreeMap;
 
 use model::{Payment, PaymentStatus, ReferenceKind, ReferenceValue};
@@ -42,13 +44,13 @@ impl<'a> Event<'a> {
     fn flat(payload: &'a str) -> Option<Self> {
         let ([event_type, created], object) =
             flat::members_and_object(payload, ["type", "created"], &["data", "object"])?;
-        let event_type = event_type?.strip_prefix('"')?.strip_suffix('"')?;
+        let event_type = string_text(event_type?)?;
         let created = match created {
             Some(text) => Some(integer(text)?),
             None => None,
         };
         Some(Event {
-            event_type: Cow::Borrowed(event_type),
+            event_type,
             created,
             object: Object::from_members(object),
         })
@@ -195,15 +197,6 @@ fn list(raw: &str) -> Option<Vec<&str>> {
         .map(|items| items.into_iter().map(RawValue::get).collect())
 }
 
-/// A string value's text, borrowed unless it had escapes (`Value::as_str`).
-fn string(text: &str) -> Option<Cow<'_, str>> {
-    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-        Some(inner) if !inner.contains('\\') => Some(Cow::Borrowed(inner)),
-        Some(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
-        None => None,
-    }
-}
-
 /// An integer value that fits an `i64` (`Value::as_i64`): JSON's integer
 /// text is Rust's, and a fraction or exponent is no integer to either. But
 /// `-0` is: serde_json reads it as the float -0.0.
@@ -215,10 +208,10 @@ fn integer(raw: &str) -> Option<i64> {
 fn id_of(object: &Object<'_>, key: &str) -> Option<String> {
     let raw = object.get(key)?;
     match raw.as_bytes().first()? {
-        b'"' => fields::non_empty(string(raw).as_deref()),
+        b'"' => fields::non_empty(string_text(raw).as_deref()),
         b'{' => self::object(raw)?
             .get("id")
-            .and_then(string)
+            .and_then(string_text)
             .and_then(|s| fields::non_empty(Some(&s))),
         _ => None,
     }
@@ -239,18 +232,19 @@ fn value_at<'a>(object: &Object<'a>, path: &[&str]) -> Option<&'a str> {
 
 /// A non-blank string at a path of keys (and list indexes) under an object.
 fn str_at<'a>(object: &Object<'a>, path: &[&str]) -> Option<Cow<'a, str>> {
-    string(value_at(object, path)?).filter(|s| !s.trim().is_empty())
+    string_text(value_at(object, path)?).filter(|s| !s.trim().is_empty())
 }
 
 /// Reads a minor-unit amount field with Stripe's exponent for the currency.
 fn amount(object: &Object<'_>, keys: &[&'static str]) -> Result<model::Money, NormalizeError> {
-    let code = object
-        .get("currency")
-        .and_then(string)
-        .ok_or(NormalizeError::MissingField {
-            provider: NAME,
-            field: "currency",
-        })?;
+    let code =
+        object
+            .get("currency")
+            .and_then(string_text)
+            .ok_or(NormalizeError::MissingField {
+                provider: NAME,
+                field: "currency",
+            })?;
     let currency = fields::currency(NAME, &code)?;
     let (key, value) = keys
         .iter()
@@ -288,7 +282,7 @@ fn references(object: &Object<'_>) -> Vec<ReferenceValue> {
     let mut refs = Vec::new();
     if let Some(meta) = object.get("metadata").and_then(self::object) {
         for v in meta.values_by_key() {
-            if let Some(s) = fields::non_empty(string(v).as_deref()) {
+            if let Some(s) = fields::non_empty(string_text(v).as_deref()) {
                 refs.push(ReferenceValue {
                     kind: ReferenceKind::Request,
                     value: s,
@@ -296,7 +290,7 @@ fn references(object: &Object<'_>) -> Vec<ReferenceValue> {
             }
         }
     }
-    let number = object.get("number").and_then(string);
+    let number = object.get("number").and_then(string_text);
     if let Some(number) = fields::non_empty(number.as_deref()) {
         refs.push(ReferenceValue {
             kind: ReferenceKind::Invoice,

@@ -56,7 +56,7 @@ proptest! {
         prop_assert_eq!(lazy_at.as_deref(), value_str_at(&map, &path));
         for (key, value) in &map {
             let lazy = raw.get(key).unwrap();
-            let lazy_text = string(lazy);
+            let lazy_text = string_text(lazy);
             prop_assert_eq!(lazy_text.as_deref(), value.as_str());
             prop_assert_eq!(integer(lazy), value.as_i64());
             prop_assert_eq!(object(lazy).map(|o| o.len()), value.as_object().map(|o| o.len()));
