@@ -31,7 +31,12 @@ pidfile="$home/broker-$port.pid"
 # 8-40 ms every two seconds under load; on this project's latency benchmark
 # the ledger's p99 was lower in five alternating runs out of five
 # (docs/BENCHMARKS.md, "Session 19").
-java_opts="${PAYMATCH_KAFKA_JAVA_OPTS:--Xms1g -Xmx1g -XX:+UseZGC}"
+# C1 only (TieredStopAtLevel=1): on a machine whose cores the broker shares
+# with paymatch, the C2 compiler never settled; it took a third of the
+# broker's CPU through every measured round, while C1's code handled the
+# same requests at the same CPU (docs/BENCHMARKS.md, Kafka "Session 28").
+# A broker with cores of its own may prefer the JVM's default.
+java_opts="${PAYMATCH_KAFKA_JAVA_OPTS:--Xms1g -Xmx1g -XX:+UseZGC -XX:TieredStopAtLevel=1}"
 
 log() { echo "kafka.sh: $*" >&2; }
 

@@ -34,19 +34,31 @@ scripts/kafka.sh up >&2
 BROKER_PID="$(cat "${PAYMATCH_KAFKA_HOME:-$HOME/.cache/paymatch-kafka}/broker-19092.pid")"
 # CPU seconds (user + system) a process has used so far.
 cpu_seconds() { awk -v t="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / t}' "/proc/$1/stat"; }
-# The same for the broker's JIT compiler threads (C1, C2) alone: they
-# still compile through the measured round, whatever the warm-up
-# (BENCHMARKS, Kafka "Session 27").
-jit_seconds() {
-  local task ticks=0 f
+# The broker's threads as "tid group ticks" lines: its JIT compilers (C1,
+# C2: they kept compiling through the measured round, whatever the
+# warm-up; BENCHMARKS, Kafka "Session 27"), its garbage collector, request
+# handling (the data-plane network and handler threads) and the rest.
+broker_threads() {
+  local task f
   for task in /proc/"$1"/task/*; do
-    case "$(cat "$task/comm" 2>/dev/null)" in
-      C1\ Compiler*|C2\ Compiler*)
-        read -r -a f < <(sed 's/.*) //' "$task/stat")
-        ticks=$((ticks + f[11] + f[12])) ;;
-    esac
-  done
-  awk -v n="$ticks" -v t="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", n / t}'
+    read -r -a f < <(sed 's/.*) //' "$task/stat" 2>/dev/null) || continue
+    printf '%s\t%s\t%s\n' "${task##*/}" "$(cat "$task/comm" 2>/dev/null)" "$((f[11] + f[12]))"
+  done | awk -F'\t' '
+    { g = "rest" }
+    $2 ~ /^C[12] Compiler/ { g = "jit" }
+    $2 ~ /^(Z|GC Thread|G1 |VM Thread|Conc|RuntimeWorker)/ { g = "gc" }
+    $2 ~ /^data-plane-kafk/ { g = "requests" }
+    { print $1, g, $3 }'
+}
+# Each group's CPU seconds between two broker_threads readings (files).
+# The JVM ends idle compiler threads; what ended threads used in between
+# is not in any group ("ended").
+broker_threads_delta() {
+  awk -v t="$(getconf CLK_TCK)" -v total="$3" '
+    NR == FNR { before[$1] = $3; next }
+    { s[$2] += ($3 - before[$1]) / t; sum += ($3 - before[$1]) / t }
+    END { printf "jit %.1f s, gc %.1f s, requests %.1f s, rest %.1f s, ended threads %.1f s\n",
+          s["jit"], s["gc"], s["requests"], s["rest"], total - sum }' "$1" "$2"
 }
 case "$MODE" in
   throughput) MEASURED="${2:-1000000}"; WARM_N="${WARMUP_PAYMENTS:-100000}"; N=$((MEASURED + WARM_N)) ;;
@@ -79,7 +91,7 @@ if [ "$MODE" = throughput ]; then
   fi
   "$BIN/paymatch" --quiet publish payments "$WORK/measure.jsonl" >/dev/null
   echo "published $INPUTS payments; starting paymatch run"
-  BROKER_CPU0=$(cpu_seconds "$BROKER_PID"); BROKER_JIT0=$(jit_seconds "$BROKER_PID")
+  BROKER_CPU0=$(cpu_seconds "$BROKER_PID"); broker_threads "$BROKER_PID" > "$WORK/broker0.txt"
   "${PAYMATCH_RUN_BIN:-$BIN/paymatch}" run 2> "$WORK/run.log" &
   PM=$!
   # The harness's own reader of the decisions shares the two cores too.
@@ -101,11 +113,13 @@ else
     echo "warm-up: $WARM s at $RATE/s (not measured)"
     "$BIN/kafka_load" --brokers 127.0.0.1:19092 pace --payments "$WORK/warm.jsonl" --rate "$RATE" --linger-ms "${PACE_LINGER_MS:-5}" >/dev/null
   fi
-  BROKER_CPU0=$(cpu_seconds "$BROKER_PID"); BROKER_JIT0=$(jit_seconds "$BROKER_PID")
+  BROKER_CPU0=$(cpu_seconds "$BROKER_PID"); broker_threads "$BROKER_PID" > "$WORK/broker0.txt"
   "$BIN/kafka_load" --brokers 127.0.0.1:19092 pace --payments "$WORK/measure.jsonl" --rate "$RATE" --linger-ms "${PACE_LINGER_MS:-5}"
   curl -s 127.0.0.1:19464/metrics | grep -E "^paymatch_(end_to_end_seconds|transaction_commit_seconds|transaction_commit_step_seconds|transaction_records)_(sum|count)" || true
 fi
-echo "broker: $(awk -v a="$BROKER_CPU0" -v b="$(cpu_seconds "$BROKER_PID")" 'BEGIN {printf "%.1f", b - a}') s CPU while measured (user + system), of it its JIT compilers $(awk -v a="$BROKER_JIT0" -v b="$(jit_seconds "$BROKER_PID")" 'BEGIN {printf "%.1f", b - a}') s"
+broker_threads "$BROKER_PID" > "$WORK/broker1.txt"
+BROKER_CPU=$(awk -v a="$BROKER_CPU0" -v b="$(cpu_seconds "$BROKER_PID")" 'BEGIN {printf "%.1f", b - a}')
+echo "broker: $BROKER_CPU s CPU while measured (user + system); by thread: $(broker_threads_delta "$WORK/broker0.txt" "$WORK/broker1.txt" "$BROKER_CPU")"
 ticks=$(getconf CLK_TCK)
 read -r utime stime < <(awk '{print $14, $15}' "/proc/$PM/stat")
 echo "paymatch run: $((utime / ticks)) s user, $((stime / ticks)) s system CPU; peak RSS $(awk '/VmHWM/ {print $2}' "/proc/$PM/status") KiB"
