@@ -362,7 +362,10 @@ fn watch(args: &Args, skip: i64, group_prefix: &str) -> Result<()> {
     let decision_ends = ends(&stage2, &decisions)?;
     let applied = wait_until("stage 2's last commit", &|| {
         let at = committed(&stage2, &decisions)?;
-        Ok(at.iter().zip(&decision_ends).all(|(c, end)| *end == 0 || c + 1 >= *end))
+        Ok(at
+            .iter()
+            .zip(&decision_ends)
+            .all(|(c, end)| *end == 0 || c + 1 >= *end))
     })?;
     let rate = |until: Instant| {
         let secs = (until - first).as_secs_f64();
