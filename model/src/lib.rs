@@ -6,6 +6,7 @@
 //! one read from Kafka are the same value.
 
 pub mod decimal;
+pub mod encode;
 pub mod envelope;
 pub mod error;
 pub mod json;

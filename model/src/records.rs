@@ -350,6 +350,18 @@ pub enum LedgerKind {
     Reversal,
 }
 
+impl LedgerKind {
+    /// The snake_case name, as written in records.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LedgerKind::Payment => "payment",
+            LedgerKind::Allocation => "allocation",
+            LedgerKind::Credit => "credit",
+            LedgerKind::Reversal => "reversal",
+        }
+    }
+}
+
 /// One ledger line (topic `paymatch.ledger`).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub struct LedgerEntry {

@@ -72,6 +72,21 @@ fn write(t: &DateTime<Utc>, buf: &mut [u8; 32]) -> usize {
     at + 1
 }
 
+/// Appends `t` as a JSON string, as [`serialize`] writes it through
+/// serde_json.
+pub(crate) fn write_json(t: &DateTime<Utc>, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 32];
+    let len = write(t, &mut buf);
+    if len > 0 {
+        out.push(b'"');
+        out.extend_from_slice(&buf[..len]);
+        out.push(b'"');
+    } else {
+        // The fallback's text is RFC 3339: nothing in it needs escaping.
+        let _ = serde_json::to_writer(&mut *out, &fallback(t));
+    }
+}
+
 /// `serialize_with` for a `DateTime<Utc>`.
 ///
 /// # Errors

@@ -16,6 +16,7 @@ use std::time::Instant;
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 use matchers::CustomerIndex;
+use model::encode::WriteJson;
 use model::{Customer, Invoice, Outcome};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -84,6 +85,8 @@ impl Summary {
 struct JsonlWriter {
     path: PathBuf,
     out: BufWriter<File>,
+    /// A line written by its record's own writer ([`JsonlWriter::write_encoded`]).
+    line: Vec<u8>,
 }
 
 impl JsonlWriter {
@@ -93,6 +96,7 @@ impl JsonlWriter {
         Ok(JsonlWriter {
             out: BufWriter::with_capacity(1 << 20, file),
             path,
+            line: Vec::with_capacity(1024),
         })
     }
 
@@ -100,6 +104,17 @@ impl JsonlWriter {
         serde_json::to_writer(&mut self.out, record)
             .map_err(|e| Error::io(&self.path)(e.into()))?;
         self.out.write_all(b"\n").map_err(Error::io(&self.path))
+    }
+
+    /// [`JsonlWriter::write`] for the records written for every payment
+    /// (decisions, ledger entries): the same bytes, by `model::encode`.
+    fn write_encoded(&mut self, record: &impl WriteJson) -> Result<()> {
+        self.line.clear();
+        record.write_json(&mut self.line);
+        self.line.push(b'\n');
+        self.out
+            .write_all(&self.line)
+            .map_err(Error::io(&self.path))
     }
 
     fn finish(mut self) -> Result<()> {
@@ -257,12 +272,12 @@ impl Outputs {
                     .or_default()
                     .entry(outcome)
                     .or_default() += 1;
-                self.decisions.write(&decision)?;
+                self.decisions.write_encoded(&decision)?;
                 for c in &applied.commands {
                     self.commands.write(c)?;
                 }
                 for e in &applied.ledger {
-                    self.ledger.write(e)?;
+                    self.ledger.write_encoded(e)?;
                 }
                 summary.restore_commands += applied.commands.len() as u64;
                 summary.ledger_entries += applied.ledger.len() as u64;
