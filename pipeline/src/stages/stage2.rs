@@ -202,9 +202,7 @@ impl Stage2 {
             Outcome::Matched => self.apply_payment(d, customer_id, now),
             Outcome::Reversal => {
                 let key = Self::state_key(customer_id);
-                let mut state = self.state.get(&key)?.unwrap_or_default();
-                state.credit -= d.amount;
-                self.state.put(&key, state);
+                self.state.entry(&key)?.credit -= d.amount;
                 let ledger = vec![entry(d, customer_id, LedgerKind::Reversal, None, -d.amount)];
                 Ok(Applied {
                     ledger,
@@ -222,7 +220,9 @@ impl Stage2 {
         now: DateTime<Utc>,
     ) -> Result<Applied> {
         let key = Self::state_key(customer_id);
-        let mut state = self.state.get(&key)?.unwrap_or_default();
+        // Changed in place: a storage failure below aborts the whole
+        // transaction, whose pending state is then discarded.
+        let state = self.state.entry(&key)?;
         let mut open: Vec<OpenItem> = self
             .index
             .invoices_of(customer_id)?
@@ -259,7 +259,7 @@ impl Stage2 {
         }
         let mut commands = Vec::new();
         if let Some(customer) = self.index.customer(customer_id)? {
-            let status = allocate::effective_status(customer.status, customer.updated_at, &state);
+            let status = allocate::effective_status(customer.status, customer.updated_at, state);
             let owed =
                 allocate::outstanding(&open, state.credit, self.access.restore_on, d.paid_at);
             if allocate::clears(status, owed, &self.access) {
@@ -284,7 +284,6 @@ impl Stage2 {
                 });
             }
         }
-        self.state.put(&key, state);
         Ok(Applied {
             allocations,
             ledger,
