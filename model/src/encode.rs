@@ -51,8 +51,8 @@ fn needs_escape(bytes: &[u8]) -> bool {
         .any(|&b| b == b'"' || b == b'\\' || b < 0x20)
 }
 
-/// A JSON string.
-fn string(out: &mut Vec<u8>, s: &str) {
+/// Appends `s` as a JSON string, as serde_json writes it.
+pub fn string(out: &mut Vec<u8>, s: &str) {
     if needs_escape(s.as_bytes()) {
         // Writing a `str` to a `Vec` cannot fail.
         let _ = serde_json::to_writer(&mut *out, s);
@@ -70,11 +70,11 @@ fn optional_string(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-/// A decimal as a string, as rust_decimal's serde form writes it: its
+/// Appends `d` as rust_decimal's serde form writes it: a string of its
 /// digits, the point `scale` digits from the right (zeros before them when
 /// needed), trailing zeros kept. Zero (which may carry a sign) goes through
 /// its `Display`, which that form is.
-fn decimal(out: &mut Vec<u8>, d: &Decimal) {
+pub fn decimal(out: &mut Vec<u8>, d: &Decimal) {
     let mantissa = d.mantissa();
     if mantissa == 0 {
         out.push(b'"');

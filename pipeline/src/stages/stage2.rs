@@ -241,7 +241,13 @@ impl Stage2 {
         let (allocations, credit) = allocate::allocate(d.amount, &open);
         let mut ledger = vec![entry(d, customer_id, LedgerKind::Payment, None, d.amount)];
         for a in &allocations {
-            *state.paid.entry(a.invoice_id.clone()).or_default() += a.amount;
+            // An invoice paid before keeps its key: no copy of the id.
+            match state.paid.get_mut(&a.invoice_id) {
+                Some(paid) => *paid += a.amount,
+                None => {
+                    state.paid.insert(a.invoice_id.clone(), a.amount);
+                }
+            }
             if let Some(item) = open.iter_mut().find(|i| i.invoice_id == a.invoice_id) {
                 item.remaining -= a.amount;
             }
