@@ -5,16 +5,18 @@
 
 mod decoded;
 pub mod keys;
+mod lists;
 mod prefetch;
 mod wants;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use model::{Customer, Invoice, InvoiceStatus};
 use serde::de::DeserializeOwned;
 
 pub use keys::{KeyRules, RefTarget, Resolved};
+pub use lists::InvoiceList;
 pub use prefetch::{Lookups, ReadAhead};
 pub use wants::Wants;
 
@@ -50,6 +52,7 @@ pub struct CustomerIndex {
     bounds: FuzzyBounds,
     customers: Arc<Decoded<Customer>>,
     invoices: Arc<Decoded<Invoice>>,
+    invoice_lists: Arc<lists::InvoiceLists>,
 }
 
 /// The key family of phone hashes.
@@ -77,6 +80,7 @@ impl CustomerIndex {
             bounds,
             customers: Arc::default(),
             invoices: Arc::default(),
+            invoice_lists: Arc::default(),
         }
     }
 
@@ -118,6 +122,7 @@ impl CustomerIndex {
         self.decode_all(Table::Invoices, &self.invoices, |i: &Invoice| {
             i.invoice_id.clone()
         })?;
+        self.invoice_lists.clear();
         Ok(all)
     }
 
@@ -158,6 +163,7 @@ impl CustomerIndex {
             set_changes: HashMap::new(),
             customers: HashMap::new(),
             invoices: HashMap::new(),
+            list_customers: HashSet::new(),
         }
     }
 
@@ -205,6 +211,22 @@ impl CustomerIndex {
             .store
             .members(Table::Refs, &keys::key('o', customer_id))?;
         self.invoices_from(customer_id, &ids)
+    }
+
+    /// [`CustomerIndex::invoices_of`], built once and then shared until an
+    /// invoice of the customer changes (see `lists`): what stage 2 reads
+    /// for every payment it applies.
+    ///
+    /// # Errors
+    /// As [`CustomerIndex::invoices_of`].
+    pub fn invoice_list(&self, customer_id: &str) -> Result<InvoiceList> {
+        if let Some(list) = self.invoice_lists.get(customer_id) {
+            return Ok(list);
+        }
+        let reading = self.invoice_lists.start_reading();
+        let list = Arc::new(self.invoices_of(customer_id)?);
+        self.invoice_lists.keep(reading, customer_id, list.clone());
+        Ok(list)
     }
 
     /// The invoices of `customer_id` among `ids` (the members of its
@@ -315,6 +337,9 @@ pub struct IndexWriter<'a> {
     set_changes: HashMap<Vec<u8>, Vec<(Vec<u8>, bool)>>,
     customers: HashMap<String, Option<Customer>>,
     invoices: HashMap<String, Option<Invoice>>,
+    /// The customers whose invoice lists the batch changes (an invoice's
+    /// customer before and after).
+    list_customers: HashSet<String>,
 }
 
 impl IndexWriter<'_> {
@@ -388,8 +413,12 @@ impl IndexWriter<'_> {
         let rules = &self.index.rules;
         let old = self.old_invoice(&invoice.invoice_id)?;
         let old_keys = old
-            .map(|i| keys::invoice_keys(rules, &i))
+            .map(|i| {
+                self.list_customers.insert(i.customer_id.clone());
+                keys::invoice_keys(rules, &i)
+            })
             .unwrap_or_default();
+        self.list_customers.insert(invoice.customer_id.clone());
         let new_keys = keys::invoice_keys(rules, &invoice);
         self.apply_keys(old_keys, new_keys);
         let bytes = serde_json::to_vec(&invoice).unwrap_or_default();
@@ -406,6 +435,7 @@ impl IndexWriter<'_> {
     /// A storage failure reading the previous version.
     pub fn delete_invoice(&mut self, invoice_id: &str) -> Result<()> {
         if let Some(old) = self.old_invoice(invoice_id)? {
+            self.list_customers.insert(old.customer_id.clone());
             let old_keys = keys::invoice_keys(&self.index.rules, &old);
             self.apply_keys(old_keys, Vec::new());
         }
@@ -434,11 +464,13 @@ impl IndexWriter<'_> {
         }
         // Drop decoded copies before and after the write, so no reader keeps
         // one that was decoded from the old bytes.
+        self.index.invoice_lists.writing(self.list_customers.iter());
         self.index.customers.forget(self.customers.keys());
         self.index.invoices.forget(self.invoices.keys());
         let result = self.index.store.write(self.batch);
         self.index.customers.forget(self.customers.keys());
         self.index.invoices.forget(self.invoices.keys());
+        self.index.invoice_lists.written(self.list_customers.iter());
         result
     }
 }

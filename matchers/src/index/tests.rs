@@ -230,3 +230,103 @@ fn invoices_are_decoded_once_and_writes_replace_them() {
     assert!(index.invoice("I1").unwrap().is_none());
     assert!(index.invoices_of("C1").unwrap().is_empty());
 }
+
+/// The ids and amounts of a customer's shared list.
+fn listed(index: &CustomerIndex, customer_id: &str) -> Vec<(String, i64)> {
+    index
+        .invoice_list(customer_id)
+        .unwrap()
+        .iter()
+        .map(|i| (i.invoice_id.clone(), i.amount.try_into().unwrap()))
+        .collect()
+}
+
+#[test]
+fn invoice_lists_are_shared_until_an_invoice_of_the_customer_changes() {
+    let index = memory_index();
+    let mut w = index.writer();
+    for (id, account) in [("C1", "ACC1001"), ("C2", "ACC1002")] {
+        w.upsert_customer(customer(id, account, "Jane Doe", "0712345678"))
+            .unwrap();
+    }
+    w.upsert_invoice(invoice("I1", "C1", "INV1", 2500)).unwrap();
+    w.upsert_invoice(invoice("I2", "C1", "INV2", 1000)).unwrap();
+    w.commit().unwrap();
+    let first = index.invoice_list("C1").unwrap();
+    assert!(
+        Arc::ptr_eq(&first, &index.invoice_list("C1").unwrap()),
+        "shared"
+    );
+    assert_eq!(
+        listed(&index, "C1"),
+        [("I1".into(), 2500), ("I2".into(), 1000)]
+    );
+    assert!(listed(&index, "C2").is_empty());
+
+    // One invoice changes: a new list, with the new version.
+    let mut w = index.writer();
+    w.upsert_invoice(invoice("I1", "C1", "INV1", 3000)).unwrap();
+    w.commit().unwrap();
+    assert!(!Arc::ptr_eq(&first, &index.invoice_list("C1").unwrap()));
+    assert_eq!(
+        listed(&index, "C1"),
+        [("I1".into(), 3000), ("I2".into(), 1000)]
+    );
+
+    // An invoice moves to another customer: both lists change.
+    let mut w = index.writer();
+    w.upsert_invoice(invoice("I2", "C2", "INV2", 1000)).unwrap();
+    w.commit().unwrap();
+    assert_eq!(listed(&index, "C1"), [("I1".into(), 3000)]);
+    assert_eq!(listed(&index, "C2"), [("I2".into(), 1000)]);
+
+    // Deleted, and a customer whose list was never read.
+    let mut w = index.writer();
+    w.delete_invoice("I2").unwrap();
+    w.upsert_invoice(invoice("I3", "C3", "INV3", 500)).unwrap();
+    w.commit().unwrap();
+    assert!(listed(&index, "C2").is_empty());
+    assert_eq!(listed(&index, "C3"), [("I3".into(), 500)]);
+    for c in ["C1", "C2", "C3"] {
+        let from_store: Vec<_> = index.invoices_of(c).unwrap();
+        assert_eq!(*index.invoice_list(c).unwrap(), from_store, "{c}");
+    }
+}
+
+#[test]
+fn a_list_read_while_a_writer_is_at_work_is_not_kept() {
+    let index = memory_index();
+    let lists = &index.invoice_lists;
+    let stale: InvoiceList = Arc::new(Vec::new());
+    let c1 = "C1".to_string();
+
+    // Began before a write, kept after it: taken back out.
+    let reading = lists.start_reading();
+    lists.writing(std::iter::once(&c1));
+    lists.written(std::iter::once(&c1));
+    lists.keep(reading, "C1", stale.clone());
+    assert!(lists.get("C1").is_none());
+
+    // Began during a write: never kept.
+    lists.writing(std::iter::once(&c1));
+    let reading = lists.start_reading();
+    lists.keep(reading, "C1", stale.clone());
+    lists.written(std::iter::once(&c1));
+    assert!(lists.get("C1").is_none());
+
+    // Kept before the writer's second forget: forgotten by it.
+    let reading = lists.start_reading();
+    lists.writing(std::iter::once(&c1));
+    lists.keep(reading, "C1", stale.clone());
+    lists.written(std::iter::once(&c1));
+    assert!(lists.get("C1").is_none());
+
+    // No writer: kept.
+    let reading = lists.start_reading();
+    lists.keep(reading, "C1", stale.clone());
+    assert!(Arc::ptr_eq(&lists.get("C1").unwrap(), &stale));
+
+    // Warming forgets every list.
+    index.warm().unwrap();
+    assert!(lists.get("C1").is_none());
+}

@@ -225,8 +225,8 @@ impl Stage2 {
         let state = self.state.entry(&key)?;
         let mut open: Vec<OpenItem> = self
             .index
-            .invoices_of(customer_id)?
-            .into_iter()
+            .invoice_list(customer_id)?
+            .iter()
             .filter(|i| i.status == InvoiceStatus::Open && i.currency == d.currency)
             .map(|i| {
                 let paid = state.paid.get(&i.invoice_id).copied().unwrap_or_default();
