@@ -43,7 +43,7 @@ impl InvoiceLists {
     /// Call before reading what a list is built from.
     pub(super) fn start_reading(&self) -> Reading {
         let generation = self.generation.load(Ordering::SeqCst);
-        Reading((generation % 2 == 0).then_some(generation))
+        Reading(generation.is_multiple_of(2).then_some(generation))
     }
 
     /// Keeps `list`, built from reads that began at `reading`, unless a
