@@ -96,18 +96,7 @@ fn reader(brokers: &str, topics: &[std::sync::Arc<str>]) -> Result<BaseConsumer>
     let consumer = committed_reader(brokers, "paymatch-bench-reader")?;
     let mut tpl = TopicPartitionList::new();
     for topic in topics {
-        let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(20))?;
-        let n = md
-            .topics()
-            .first()
-            .map(|t| t.partitions().len())
-            .unwrap_or(0);
-        if n == 0 {
-            bail!("no topic {topic}");
-        }
-        for p in 0..n as i32 {
-            tpl.add_partition_offset(topic, p, Offset::End)?;
-        }
+        add_partitions(&consumer, &mut tpl, topic, Some(Offset::End))?;
     }
     consumer.assign(&tpl)?;
     Ok(consumer)
@@ -252,15 +241,7 @@ fn drain(args: &Args, inputs: usize, skip: usize) -> Result<()> {
     let consumer = committed_reader(&args.brokers, "paymatch-bench-drain")?;
     let mut tpl = TopicPartitionList::new();
     for topic in [&topics.decisions, &topics.dlq] {
-        let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(20))?;
-        let n = md
-            .topics()
-            .first()
-            .map(|t| t.partitions().len())
-            .unwrap_or(0);
-        for p in 0..n as i32 {
-            tpl.add_partition_offset(topic, p, Offset::Beginning)?;
-        }
+        add_partitions(&consumer, &mut tpl, topic, Some(Offset::Beginning))?;
     }
     consumer.assign(&tpl)?;
     let mut seen = 0usize;
@@ -285,8 +266,13 @@ fn drain(args: &Args, inputs: usize, skip: usize) -> Result<()> {
     Ok(())
 }
 
-/// Every partition of `topic`, at no particular offset.
-fn partitions(consumer: &BaseConsumer, topic: &str) -> Result<TopicPartitionList> {
+/// Adds every partition of `topic` to `tpl`, at `offset` if given.
+fn add_partitions(
+    consumer: &BaseConsumer,
+    tpl: &mut TopicPartitionList,
+    topic: &str,
+    offset: Option<Offset>,
+) -> Result<()> {
     let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(20))?;
     let n = md
         .topics()
@@ -296,10 +282,23 @@ fn partitions(consumer: &BaseConsumer, topic: &str) -> Result<TopicPartitionList
     if n == 0 {
         bail!("no topic {topic}");
     }
-    let mut tpl = TopicPartitionList::new();
     for p in 0..n as i32 {
-        tpl.add_partition(topic, p);
+        match offset {
+            Some(offset) => {
+                tpl.add_partition_offset(topic, p, offset)?;
+            }
+            None => {
+                tpl.add_partition(topic, p);
+            }
+        }
     }
+    Ok(())
+}
+
+/// Every partition of `topic`, at no particular offset.
+fn partitions(consumer: &BaseConsumer, topic: &str) -> Result<TopicPartitionList> {
+    let mut tpl = TopicPartitionList::new();
+    add_partitions(consumer, &mut tpl, topic, None)?;
     Ok(tpl)
 }
 
