@@ -27,28 +27,9 @@ pub trait WriteJson {
 }
 
 /// Whether a string must be escaped in JSON: it holds `"`, `\` or a
-/// control character (serde_json escapes those and nothing else). Eight
-/// bytes at a time: a byte below `n` sets its top bit in
-/// `(w - n·ONES) & !w`, and any byte equal to `c` is below 1 in `w ^ c·ONES`.
+/// control character (serde_json escapes those and nothing else).
 fn needs_escape(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let below = |w: u64, n: u64| w.wrapping_sub(ONES * n) & !w;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in chunks.by_ref() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        let quote = w ^ (ONES * u64::from(b'"'));
-        let backslash = w ^ (ONES * u64::from(b'\\'));
-        if (below(quote, 1) | below(backslash, 1) | below(w, 0x20)) & HIGH != 0 {
-            return true;
-        }
-    }
-    chunks
-        .remainder()
-        .iter()
-        .any(|&b| b == b'"' || b == b'\\' || b < 0x20)
+    crate::json::string_end(bytes).is_some()
 }
 
 /// Appends `s` as a JSON string, as serde_json writes it.

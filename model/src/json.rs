@@ -20,6 +20,34 @@ pub fn string_text(raw: &str) -> Option<Cow<'_, str>> {
     }
 }
 
+/// Where a JSON string's content stops: the first `"`, `\\` or control
+/// character (what serde_json escapes; `None`: none, the string needs no
+/// escape). Eight bytes at a time (SWAR: a byte below `n` sets its top
+/// bit in `(w - n·ONES) & !w`, and only a true match starts a borrow), then
+/// byte by byte within the eight that hold it.
+pub fn string_end(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |w: u64, n: u64| w.wrapping_sub(ONES * n) & !w;
+    let mut at = 0;
+    while let Some(chunk) = bytes
+        .get(at..at + 8)
+        .and_then(|c| <[u8; 8]>::try_from(c).ok())
+    {
+        let w = u64::from_le_bytes(chunk);
+        let quote = w ^ (ONES * u64::from(b'"'));
+        let backslash = w ^ (ONES * u64::from(b'\\'));
+        if (below(quote, 1) | below(backslash, 1) | below(w, 0x20)) & HIGH != 0 {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|p| at + p)
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

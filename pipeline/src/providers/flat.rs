@@ -231,33 +231,6 @@ type OnMember<'c, 'a> = &'c mut dyn FnMut(&'a [u8], std::ops::Range<usize>) -> O
 /// and must leave it after the value.
 type Descend<'c, 'a> = (&'c [u8], &'c mut dyn FnMut(&mut Reader<'a>) -> Option<()>);
 
-/// Where a string's content stops: the first `"`, `\\` or control
-/// character. Eight bytes at a time (SWAR: a byte below `n` sets its top
-/// bit in `(w - n·ONES) & !w`, and only a true match starts a borrow), then
-/// byte by byte within the eight that hold it.
-fn string_end(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let below = |w: u64, n: u64| w.wrapping_sub(ONES * n) & !w;
-    let mut at = 0;
-    while let Some(chunk) = bytes
-        .get(at..at + 8)
-        .and_then(|c| <[u8; 8]>::try_from(c).ok())
-    {
-        let w = u64::from_le_bytes(chunk);
-        let quote = w ^ (ONES * u64::from(b'"'));
-        let backslash = w ^ (ONES * u64::from(b'\\'));
-        if (below(quote, 1) | below(backslash, 1) | below(w, 0x20)) & HIGH != 0 {
-            break;
-        }
-        at += 8;
-    }
-    bytes[at..]
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .map(|p| at + p)
-}
-
 struct Reader<'a> {
     /// What is read, as text (values are handed out as slices of it) and
     /// as bytes.
@@ -291,7 +264,7 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<&'a [u8]> {
         self.expect(b'"')?;
         let start = self.at;
-        let len = string_end(&self.bytes[start..])?;
+        let len = model::json::string_end(&self.bytes[start..])?;
         self.at = start + len;
         self.expect(b'"')?;
         Some(&self.bytes[start..start + len])
@@ -552,7 +525,7 @@ mod tests {
                 0..40),
         ) {
             let naive = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
-            prop_assert_eq!(string_end(&bytes), naive);
+            prop_assert_eq!(model::json::string_end(&bytes), naive);
         }
 
         /// Objects of plain members are all read, and read as serde does.
