@@ -76,7 +76,11 @@ mod tests {
                 .collect();
             let buckets: HashSet<u64> = hashes.iter().map(|h| h & 0x7fff).collect();
             let tags: HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
-            assert!(buckets.len() > 14_000, "{format}: {} buckets", buckets.len());
+            assert!(
+                buckets.len() > 14_000,
+                "{format}: {} buckets",
+                buckets.len()
+            );
             assert_eq!(tags.len(), 128, "{format}");
         }
     }
