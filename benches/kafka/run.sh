@@ -33,6 +33,9 @@ WORK="$(mktemp -d /tmp/paymatch-kafka-bench.XXXXXX)"
 export PAYMATCH_KAFKA_PORT=19092 PAYMATCH_KAFKA_DATA="$WORK/broker"
 export PAYMATCH_KAFKA__BROKERS=127.0.0.1:19092 PAYMATCH_SERVICE__INSTANCE_ID=bench \
        PAYMATCH_SERVICE__STATE_DIR="$WORK/state" PAYMATCH_SERVICE__METRICS_LISTEN=127.0.0.1:19464
+# As docker/compose.yaml runs the service: mimalloc keeps freed memory
+# (docs/OPERATING.md, "Memory pages"; BENCHMARKS, Kafka "Session 29").
+export MIMALLOC_PURGE_DELAY="${MIMALLOC_PURGE_DELAY:--1}"
 cleanup() { [ -n "${PM:-}" ] && kill "$PM" 2>/dev/null; wait 2>/dev/null; scripts/kafka.sh down >&2; rm -rf "$WORK"; }
 trap cleanup EXIT
 scripts/kafka.sh up >&2
