@@ -241,7 +241,7 @@ impl<T: StateValue> StateTable<T> {
         // a cache miss of its own (BENCHMARKS, Kafka "Session 29").
         if !self.pending.contains_key(key) {
             let value = self.read_settled(key)?.unwrap_or_default();
-            let listed_at = self.list(key);
+            let listed_at = self.listed(key, None);
             let pending = self
                 .pending
                 .entry(key.to_string())
@@ -260,13 +260,16 @@ impl<T: StateValue> StateTable<T> {
         Ok(&mut pending.value)
     }
 
-    /// Lists `key` in `touched` if changes are tracked; the mark for its
-    /// pending value.
-    fn list(&mut self, key: &str) -> Option<u64> {
+    /// Lists `key` in `touched` (if changes are tracked) unless its pending
+    /// value's `mark` says it was listed since the last take; the mark to
+    /// keep. (`entry` checks the same in place, holding the value.)
+    fn listed(&mut self, key: &str, mark: Option<u64>) -> Option<u64> {
         if !self.tracks_changes {
             return None;
         }
-        self.touched.push((key.to_string(), self.partition));
+        if mark != Some(self.changes_taken) {
+            self.touched.push((key.to_string(), self.partition));
+        }
         Some(self.changes_taken)
     }
 
@@ -278,12 +281,8 @@ impl<T: StateValue> StateTable<T> {
 
     /// Sets the value under `key` (written at the next flush).
     pub fn put(&mut self, key: &str, value: T) {
-        let listed_at = match self.pending.get(key) {
-            Some(p) if self.tracks_changes && p.listed_at == Some(self.changes_taken) => {
-                p.listed_at
-            }
-            _ => self.list(key),
-        };
+        let mark = self.pending.get(key).and_then(|p| p.listed_at);
+        let listed_at = self.listed(key, mark);
         self.pending
             .insert(key.to_string(), Pending { value, listed_at });
     }
