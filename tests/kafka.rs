@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use model::{Decision, Outcome};
 use tests::kafka::{check_against_embedded, data, free_port, Broker, Outputs, Setup};
-use tests::workdir;
+use tests::{http_get, workdir};
 
 /// One broker for the tests of this file; they take turns (two cores).
 fn broker() -> &'static Broker {
@@ -48,15 +48,6 @@ fn publish_payments(setup: &Setup, dir: &Path) -> Result<()> {
     let file = dir.join("data/payments.jsonl");
     setup.paymatch(&["publish", "payments", &file.display().to_string()])?;
     Ok(())
-}
-
-fn http_get(addr: &str, path: &str) -> Result<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr)?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n")?;
-    let mut body = String::new();
-    s.read_to_string(&mut body)?;
-    Ok(body)
 }
 
 #[test]

@@ -43,6 +43,8 @@ pub const END_TO_END: &str = "paymatch_end_to_end_seconds";
 pub const CONSUMER_LAG: &str = "paymatch_consumer_lag";
 /// Transactional producers re-created after an ambiguous error.
 pub const PRODUCERS_RECREATED: &str = "paymatch_producers_recreated_total";
+/// Blocking transactional calls abandoned after outliving their timeout.
+pub const CALLS_ABANDONED: &str = "paymatch_transactional_calls_abandoned_total";
 /// Changelog records read back into local state.
 pub const STATE_RESTORED: &str = "paymatch_state_restored_total";
 /// Customer and invoice records applied to the index from Kafka.
@@ -82,6 +84,10 @@ pub fn describe() {
     describe_counter!(
         PRODUCERS_RECREATED,
         "Transactional producers re-created after an ambiguous error"
+    );
+    describe_counter!(
+        CALLS_ABANDONED,
+        "Transactional calls abandoned after outliving their timeout, by call"
     );
     describe_counter!(STATE_RESTORED, "Changelog records read back into state");
     describe_counter!(INDEX_UPDATES, "Customer and invoice records applied");
@@ -153,6 +159,11 @@ pub fn aborted(stage: &'static str) {
 /// A producer re-created.
 pub fn producer_recreated(stage: &'static str) {
     metrics::counter!(PRODUCERS_RECREATED, "stage" => stage).increment(1);
+}
+
+/// A transactional call abandoned (see `kafka::txn`).
+pub fn call_abandoned(stage: &'static str, call: &'static str) {
+    metrics::counter!(CALLS_ABANDONED, "stage" => stage, "call" => call).increment(1);
 }
 
 /// Changelog records restored.

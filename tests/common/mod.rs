@@ -94,6 +94,32 @@ pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
         .collect()
 }
 
+/// The body of a plain HTTP GET on loopback (the service's `/metrics`).
+pub fn http_get(addr: &str, path: &str) -> Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr)?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut body = String::new();
+    s.read_to_string(&mut body)?;
+    Ok(body)
+}
+
+/// The sum of a Prometheus page's samples of `metric` whose labels contain
+/// every one of `labels` (`stage="stage1"`); 0 when there are none.
+pub fn metric_sum(page: &str, metric: &str, labels: &[&str]) -> f64 {
+    page.lines()
+        .filter(|line| {
+            line.strip_prefix(metric)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter(|line| labels.iter().all(|l| line.contains(l)))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// Whether golden files should be rewritten (`UPDATE_GOLDEN=1`).
 pub fn update_golden() -> bool {
     std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1")

@@ -23,6 +23,14 @@
 //!   broker that went away): the producer is re-created rather than retried
 //!   blindly — its `init_transactions` fences and aborts whatever the old
 //!   one left open — then as above;
+//!   After that, every assigned partition's state is read back from its
+//!   changelog before the next record: a commit that timed out may still
+//!   have committed, and then the changelog holds changes the local store
+//!   never saw;
+//! * a transactional call that outlives its own timeout (a librdkafka bug,
+//!   see `txn`): abandoned, then as for an ambiguous error; after
+//!   [`MAX_ABANDONED_CALLS`] the stage stops, and with it the service, for
+//!   its supervisor to start a clean process;
 //! * a fenced producer (another live instance with this transactional id):
 //!   stop with an error; two instances must not share an `instance_id`.
 
@@ -32,7 +40,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::producer::{Producer, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
@@ -44,6 +52,7 @@ pub use super::records::{origin_header, ORIGIN_HEADER};
 use super::records::{send, send_outputs, Polled, Record};
 use super::stage::{Input, Output, StreamStage};
 use super::table::KeyValue;
+use super::txn::{self, Caller};
 use super::window::Window;
 use super::KafkaConfig;
 use crate::error::{Error, Result};
@@ -51,6 +60,10 @@ use crate::metrics as m;
 use crate::stages::READ_AHEAD_BATCH;
 
 pub(super) type TxProducer = ThreadedProducer<Quiet>;
+
+/// Transactional calls a stage abandons (each leaves a librdkafka producer
+/// and a thread behind) before it stops for a clean restart.
+pub const MAX_ABANDONED_CALLS: usize = 3;
 
 /// How a failed transaction is recovered.
 #[derive(Debug)]
@@ -89,6 +102,8 @@ pub struct Driver<S: StreamStage> {
     consumer: BaseConsumer<Watch>,
     restored: HashSet<i32>,
     timeout: Duration,
+    /// Makes the blocking transactional calls, with a deadline.
+    caller: Caller,
 }
 
 impl<S: StreamStage> Driver<S> {
@@ -113,25 +128,31 @@ impl<S: StreamStage> Driver<S> {
             consumer,
             restored: HashSet::new(),
             timeout: Duration::from_millis(config.request_timeout_ms),
+            caller: Caller::new(&format!("paymatch-{name}-txn")),
         })
     }
 
     /// A transactional producer, ready (`init_transactions` done), retried
     /// with backoff until the broker answers or `stop` is set.
-    fn producer(&self, stop: &AtomicBool) -> Result<Option<TxProducer>> {
+    fn producer(&mut self, stop: &AtomicBool) -> Result<Option<Arc<TxProducer>>> {
         let mut backoff = Duration::from_millis(200);
         loop {
-            let producer: TxProducer =
+            let producer: Arc<TxProducer> = Arc::new(
                 client::transactional_producer(&self.config, &self.transactional_id)
                     .create_with_context(Quiet::new(self.stage.name()))
-                    .map_err(kafka_error("creating the transactional producer"))?;
-            match producer.init_transactions(self.timeout) {
+                    .map_err(kafka_error("creating the transactional producer"))?,
+            );
+            match self.bounded(&producer, "init_transactions", |p, t| {
+                p.init_transactions(t)
+            }) {
                 Ok(()) => return Ok(Some(producer)),
-                Err(e) => {
-                    if let Failure::Fatal(e) = classify("init_transactions", e.clone()) {
-                        return Err(e);
-                    }
-                    tracing::warn!(stage = self.stage.name(), %e, "init_transactions failed; retrying");
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Abort(why) | Failure::Recreate(why)) => {
+                    tracing::warn!(
+                        stage = self.stage.name(),
+                        why,
+                        "init_transactions failed; retrying"
+                    );
                 }
             }
             if stop.load(Ordering::SeqCst) {
@@ -169,16 +190,26 @@ impl<S: StreamStage> Driver<S> {
                 Err(Failure::Abort(why)) => {
                     tracing::warn!(stage = name, why, "aborting the transaction");
                     m::aborted(name);
-                    if let Err(e) = producer.abort_transaction(self.timeout) {
-                        tracing::warn!(stage = name, %e, "abort failed; re-creating the producer");
-                        drop(producer);
-                        m::producer_recreated(name);
-                        producer = match self.producer(stop)? {
-                            Some(p) => p,
-                            None => return Ok(()),
-                        };
+                    match self.bounded(&producer, "abort_transaction", |p, t| {
+                        p.abort_transaction(t)
+                    }) {
+                        Ok(()) => {}
+                        Err(Failure::Fatal(e)) => return Err(e),
+                        Err(Failure::Abort(why) | Failure::Recreate(why)) => {
+                            tracing::warn!(
+                                stage = name,
+                                why,
+                                "abort failed; re-creating the producer"
+                            );
+                            drop(producer);
+                            m::producer_recreated(name);
+                            producer = match self.producer(stop)? {
+                                Some(p) => p,
+                                None => return Ok(()),
+                            };
+                        }
                     }
-                    self.rewind();
+                    self.rewind(stop);
                 }
                 Err(Failure::Recreate(why)) => {
                     tracing::warn!(stage = name, why, "re-creating the producer");
@@ -189,7 +220,9 @@ impl<S: StreamStage> Driver<S> {
                         Some(p) => p,
                         None => return Ok(()),
                     };
-                    self.rewind();
+                    // The outcome was unknown: read the committed state back.
+                    self.restored.clear();
+                    self.rewind(stop);
                 }
             }
         }
@@ -199,27 +232,76 @@ impl<S: StreamStage> Driver<S> {
     }
 
     /// Forgets pending state and moves the consumer back to the committed
-    /// offsets, so the aborted inputs are processed again.
-    fn rewind(&mut self) {
+    /// offsets, so the aborted inputs are processed again. Retried with
+    /// backoff until it succeeds or `stop` is set: a consumer left where it
+    /// was would skip the aborted inputs.
+    fn rewind(&mut self, stop: &AtomicBool) {
         self.stage.state().discard();
-        let committed = match self.consumer.committed(self.timeout) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(stage = self.stage.name(), %e, "reading committed offsets");
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match self.seek_to_committed() {
+                Ok(()) => return,
+                Err(e) => tracing::warn!(stage = self.stage.name(), %e, "rewinding; retrying"),
+            }
+            if stop.load(Ordering::SeqCst) {
+                // The next start reads from the committed offsets anyway.
                 return;
             }
-        };
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    fn seek_to_committed(&self) -> KafkaResult<()> {
+        let committed = self.consumer.committed(self.timeout)?;
         let mut seek = TopicPartitionList::new();
         for e in committed.elements() {
             let offset = match e.offset() {
                 Offset::Offset(o) => Offset::Offset(o),
                 _ => Offset::Beginning,
             };
-            let _ = seek.add_partition_offset(e.topic(), e.partition(), offset);
+            seek.add_partition_offset(e.topic(), e.partition(), offset)?;
         }
         if seek.count() > 0 {
-            if let Err(e) = self.consumer.seek_partitions(seek, self.timeout) {
-                tracing::warn!(stage = self.stage.name(), %e, "rewinding");
+            let sought = self.consumer.seek_partitions(seek, self.timeout)?;
+            for e in sought.elements() {
+                e.error()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the blocking transactional call `f` (given the producer and
+    /// the request timeout) on the caller thread, with a deadline.
+    fn bounded<T: Send + 'static>(
+        &mut self,
+        producer: &Arc<TxProducer>,
+        call: &'static str,
+        f: impl FnOnce(&TxProducer, Duration) -> KafkaResult<T> + Send + 'static,
+    ) -> Result<T, Failure> {
+        let held = Arc::clone(producer);
+        let timeout = self.timeout;
+        match self
+            .caller
+            .call(call, txn::deadline_for(timeout), move || f(&held, timeout))
+        {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(classify(call, e)),
+            Err(outlived) => {
+                let name = self.stage.name();
+                tracing::error!(stage = name, %outlived, "abandoning a transactional call");
+                m::call_abandoned(name, call);
+                if self.caller.abandoned() >= MAX_ABANDONED_CALLS {
+                    return Err(Failure::Fatal(Error::Thread {
+                        name: format!("paymatch-{name}-txn"),
+                        detail: format!(
+                            "{} transactional calls abandoned (the last: {outlived}); \
+                             stopping for a clean restart",
+                            self.caller.abandoned()
+                        ),
+                    }));
+                }
+                Err(Failure::Recreate(outlived.to_string()))
             }
         }
     }
@@ -290,7 +372,11 @@ impl<S: StreamStage> Driver<S> {
 
     /// One transaction: up to `transaction_ms` (longer in a backlog) or
     /// `max_batch` inputs.
-    fn transaction(&mut self, producer: &TxProducer, stop: &AtomicBool) -> Result<(), Failure> {
+    fn transaction(
+        &mut self,
+        producer: &Arc<TxProducer>,
+        stop: &AtomicBool,
+    ) -> Result<(), Failure> {
         let name = self.stage.name();
         let generation = self.consumer.context().rebalances();
         let mut open: Option<Window> = None;
@@ -380,7 +466,7 @@ impl<S: StreamStage> Driver<S> {
 
     fn commit(
         &mut self,
-        producer: &TxProducer,
+        producer: &Arc<TxProducer>,
         offsets: &BTreeMap<i32, i64>,
         inputs: usize,
         origins: &[i64],
@@ -435,13 +521,13 @@ impl<S: StreamStage> Driver<S> {
             std::thread::sleep(Duration::from_micros(500));
         }
         let offsets_sent = Instant::now();
-        producer
-            .send_offsets_to_transaction(&tpl, &group, self.timeout)
-            .map_err(|e| classify("send_offsets_to_transaction", e))?;
+        self.bounded(producer, "send_offsets_to_transaction", move |p, t| {
+            p.send_offsets_to_transaction(&tpl, &group, t)
+        })?;
         let ending = Instant::now();
-        producer
-            .commit_transaction(self.timeout)
-            .map_err(|e| classify("commit_transaction", e))?;
+        self.bounded(producer, "commit_transaction", |p, t| {
+            p.commit_transaction(t)
+        })?;
         m::commit_steps(
             self.stage.name(),
             (offsets_sent - acks).as_secs_f64(),

@@ -27,6 +27,7 @@ pub mod run;
 pub mod stage;
 pub mod table;
 pub mod topics;
+mod txn;
 mod window;
 
 pub use config::{KafkaConfig, ServiceConfig};
