@@ -128,7 +128,9 @@ impl<S: StreamStage> Driver<S> {
             consumer,
             restored: HashSet::new(),
             timeout: Duration::from_millis(config.request_timeout_ms),
-            caller: Caller::new(&format!("paymatch-{name}-txn")),
+            // Thread names keep 15 bytes: `paymatch-stage1-txn` would show
+            // as the stage's own thread in `top` and the harness.
+            caller: Caller::new(&format!("{name}-txn")),
         })
     }
 
@@ -293,7 +295,7 @@ impl<S: StreamStage> Driver<S> {
                 m::call_abandoned(name, call);
                 if self.caller.abandoned() >= MAX_ABANDONED_CALLS {
                     return Err(Failure::Fatal(Error::Thread {
-                        name: format!("paymatch-{name}-txn"),
+                        name: format!("{name}-txn"),
                         detail: format!(
                             "{} transactional calls abandoned (the last: {outlived}); \
                              stopping for a clean restart",
