@@ -11,16 +11,19 @@
 //! commit ([`writer`]).
 
 mod customer;
+mod key;
 mod writer;
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use hashbrown::HashMap;
 
 use matchers::store::{Batch, KvStore, Table};
 
 use matchers::fxhash::FxBuild;
 
 use crate::error::Result;
+use key::{Key, Lookup};
 use writer::LocalWriter;
 
 pub use customer::{AccessOverride, CustomerState};
@@ -69,10 +72,10 @@ pub struct Change {
 pub struct StateTable<T> {
     store: Arc<dyn KvStore>,
     table: Table,
-    pending: HashMap<String, Pending<T>, FxBuild>,
+    pending: HashMap<Key, Pending<T>, FxBuild>,
     /// Keys put since the last [`StateTable::take_changes`], in order;
     /// kept only once [`StateTable::track_changes`] was called.
-    touched: Vec<(String, i32)>,
+    touched: Vec<(Key, i32)>,
     /// How many times [`StateTable::take_changes`] ran: a pending value
     /// put since the last run is in `touched` already.
     changes_taken: u64,
@@ -106,8 +109,8 @@ const RECENT_PER_GENERATION: usize = 1 << 18;
 /// becomes the old one and the old one is dropped, so the memory is bounded
 /// without tracking the age of each key.
 struct Recent<T> {
-    young: HashMap<String, T, FxBuild>,
-    old: HashMap<String, T, FxBuild>,
+    young: HashMap<Key, T, FxBuild>,
+    old: HashMap<Key, T, FxBuild>,
 }
 
 impl<T> Default for Recent<T> {
@@ -121,7 +124,8 @@ impl<T> Default for Recent<T> {
 
 impl<T> Recent<T> {
     fn get(&self, key: &str) -> Option<&T> {
-        self.young.get(key).or_else(|| self.old.get(key))
+        let key = Lookup(key);
+        self.young.get(&key).or_else(|| self.old.get(&key))
     }
 
     /// Whether inserting `n` more keys may forget some held now.
@@ -129,7 +133,7 @@ impl<T> Recent<T> {
         self.young.len() + n >= RECENT_PER_GENERATION
     }
 
-    fn insert(&mut self, key: String, value: T) {
+    fn insert(&mut self, key: Key, value: T) {
         if self.young.len() >= RECENT_PER_GENERATION {
             // Reuse the old generation's table: no rehashing while the new
             // one grows, and no fresh pages for the kernel to zero.
@@ -145,8 +149,8 @@ impl<T> Recent<T> {
     }
 
     fn forget(&mut self, key: &str) {
-        self.young.remove(key);
-        self.old.remove(key);
+        self.young.remove(&Lookup(key));
+        self.old.remove(&Lookup(key));
     }
 }
 
@@ -198,7 +202,7 @@ impl<T: StateValue> StateTable<T> {
     /// # Errors
     /// A storage failure or a corrupt value.
     pub fn get(&self, key: &str) -> Result<Option<T>> {
-        if let Some(v) = self.pending.get(key).map(|p| &p.value) {
+        if let Some(v) = self.pending.get(&Lookup(key)).map(|p| &p.value) {
             return Ok(Some(v.clone()));
         }
         self.read_settled(key)
@@ -239,23 +243,23 @@ impl<T: StateValue> StateTable<T> {
         // One lookup when the key is pending (a customer's second payment
         // in a transaction and on), two when not; each compares the key,
         // a cache miss of its own (BENCHMARKS, Kafka "Session 29").
-        if !self.pending.contains_key(key) {
+        if !self.pending.contains_key(&Lookup(key)) {
             let value = self.read_settled(key)?.unwrap_or_default();
             let listed_at = self.listed(key, None);
             let pending = self
                 .pending
-                .entry(key.to_string())
+                .entry(Key::new(key))
                 .or_insert(Pending { value, listed_at });
             return Ok(&mut pending.value);
         }
         let (taken, tracks) = (self.changes_taken, self.tracks_changes);
         let pending = self
             .pending
-            .get_mut(key)
+            .get_mut(&Lookup(key))
             .expect("a pending value under the key, checked above");
         if tracks && pending.listed_at != Some(taken) {
             pending.listed_at = Some(taken);
-            self.touched.push((key.to_string(), self.partition));
+            self.touched.push((Key::new(key), self.partition));
         }
         Ok(&mut pending.value)
     }
@@ -268,7 +272,7 @@ impl<T: StateValue> StateTable<T> {
             return None;
         }
         if mark != Some(self.changes_taken) {
-            self.touched.push((key.to_string(), self.partition));
+            self.touched.push((Key::new(key), self.partition));
         }
         Some(self.changes_taken)
     }
@@ -281,10 +285,10 @@ impl<T: StateValue> StateTable<T> {
 
     /// Sets the value under `key` (written at the next flush).
     pub fn put(&mut self, key: &str, value: T) {
-        let mark = self.pending.get(key).and_then(|p| p.listed_at);
+        let mark = self.pending.get(&Lookup(key)).and_then(|p| p.listed_at);
         let listed_at = self.listed(key, mark);
         self.pending
-            .insert(key.to_string(), Pending { value, listed_at });
+            .insert(Key::new(key), Pending { value, listed_at });
     }
 
     /// The keys put since the last call (once changes are tracked: see
@@ -309,7 +313,7 @@ impl<T: StateValue> StateTable<T> {
                 let value = self.pending.get(&key)?.value.encode();
                 Some(Change {
                     partition,
-                    key,
+                    key: key.to_text(),
                     value,
                 })
             })

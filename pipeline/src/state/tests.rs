@@ -243,7 +243,7 @@ fn flushed_values_are_read_from_memory_and_restores_replace_them() {
 fn the_memory_is_bounded() {
     let mut recent = Recent::default();
     for i in 0..RECENT_PER_GENERATION * 3 {
-        recent.insert(i.to_string(), i);
+        recent.insert(Key::new(&i.to_string()), i);
     }
     assert!(recent.young.len() + recent.old.len() <= 2 * RECENT_PER_GENERATION);
     let last = RECENT_PER_GENERATION * 3 - 1;
