@@ -22,11 +22,10 @@
 //! * an ambiguous or fatal producer error (a commit that timed out, a
 //!   broker that went away): the producer is re-created rather than retried
 //!   blindly — its `init_transactions` fences and aborts whatever the old
-//!   one left open — then as above;
-//!   After that, every assigned partition's state is read back from its
-//!   changelog before the next record: a commit that timed out may still
-//!   have committed, and then the changelog holds changes the local store
-//!   never saw;
+//!   one left open — then as above, and every assigned partition's state
+//!   is read back from its changelog before the next record: a commit that
+//!   timed out may still have committed, and then the changelog holds
+//!   changes the local store never saw;
 //! * a transactional call that outlives its own timeout (a librdkafka bug,
 //!   see `txn`): abandoned, then as for an ambiguous error; after
 //!   [`MAX_ABANDONED_CALLS`] the stage stops, and with it the service, for
