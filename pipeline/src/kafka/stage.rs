@@ -235,12 +235,11 @@ impl Stage1Stream {
             Routed::Decided { decision, .. } => {
                 // Keyed by customer, so stage 2 sees one customer's
                 // decisions in order on one partition.
-                let key = decision
-                    .customer_id
-                    .clone()
-                    .unwrap_or_else(|| decision.payment_id.clone());
                 let value = encoded(&decision, DECISION_BYTES);
-                if decision.outcome == Outcome::Review {
+                let review = decision.outcome == Outcome::Review;
+                // Written: the key moves out of the decision, no copy.
+                let key = decision.customer_id.unwrap_or(decision.payment_id);
+                if review {
                     out.push(Output {
                         topic: self.topics.review.clone(),
                         key: Some(key.clone()),
@@ -331,18 +330,21 @@ impl Stage2Stream {
         };
         self.stage.set_partition(input.source.partition);
         let applied = self.stage.apply(&decision, now)?;
-        for entry in &applied.ledger {
+        // Each record's key moves out of it once it is written: no copy.
+        for entry in applied.ledger {
+            let value = encoded(&entry, LEDGER_ENTRY_BYTES);
             out.push(Output {
                 topic: self.topics.ledger.clone(),
-                key: Some(entry.customer_id.clone()),
-                value: encoded(entry, LEDGER_ENTRY_BYTES),
+                key: Some(entry.customer_id),
+                value,
             });
         }
-        for command in &applied.commands {
+        for command in applied.commands {
+            let value = json(&command);
             out.push(Output {
                 topic: self.topics.commands.clone(),
-                key: Some(command.service_id.clone()),
-                value: json(command),
+                key: Some(command.service_id),
+                value,
             });
         }
         Ok(())
