@@ -288,7 +288,13 @@ impl<S: StreamStage> Driver<S> {
         {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(classify(call, e)),
-            Err(outlived) => {
+            Err(panicked @ txn::Unanswered::Panicked { .. }) => {
+                Err(Failure::Fatal(Error::Thread {
+                    name: format!("{}-txn", self.stage.name()),
+                    detail: panicked.to_string(),
+                }))
+            }
+            Err(outlived @ txn::Unanswered::Outlived { .. }) => {
                 let name = self.stage.name();
                 tracing::error!(stage = name, %outlived, "abandoning a transactional call");
                 m::call_abandoned(name, call);

@@ -17,36 +17,46 @@
 //! The abandoned thread ends if the call ever returns.
 
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// One call for the helper thread.
 type Job = Box<dyn FnOnce() + Send>;
 
-/// A blocking call that did not answer by its deadline.
+/// A blocking call that gave no answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Outlived {
-    /// The call (`send_offsets_to_transaction`, …).
-    pub(super) call: &'static str,
-    /// How long the stage waited for it.
-    pub(super) waited: Duration,
+pub(super) enum Unanswered {
+    /// It did not return by its deadline: abandoned.
+    Outlived {
+        /// The call (`send_offsets_to_transaction`, …).
+        call: &'static str,
+        /// How long the stage waited for it.
+        waited: Duration,
+    },
+    /// It panicked, and took its helper thread with it: a bug.
+    Panicked {
+        /// The call.
+        call: &'static str,
+    },
 }
 
-impl std::fmt::Display for Outlived {
+impl std::fmt::Display for Unanswered {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} did not return within {:?} (librdkafka #5456/#5511); abandoned",
-            self.call, self.waited
-        )
+        match self {
+            Unanswered::Outlived { call, waited } => write!(
+                f,
+                "{call} did not return within {waited:?} (librdkafka #5456/#5511); abandoned"
+            ),
+            Unanswered::Panicked { call } => write!(f, "{call} panicked"),
+        }
     }
 }
 
 /// The helper thread that makes one stage's blocking transactional calls.
+/// Dropping it hangs up: the thread ends after its current call, if any
+/// (threads are never joined, as a call may never return).
 pub(super) struct Caller {
     name: String,
     jobs: mpsc::Sender<Job>,
-    thread: Option<JoinHandle<()>>,
     /// Calls abandoned so far (each left a thread behind).
     abandoned: usize,
 }
@@ -54,18 +64,16 @@ pub(super) struct Caller {
 impl Caller {
     /// A caller whose thread is named `{name}`.
     pub(super) fn new(name: &str) -> Self {
-        let (jobs, thread) = Self::spawn(name);
         Caller {
             name: name.to_string(),
-            jobs,
-            thread: Some(thread),
+            jobs: Self::spawn(name),
             abandoned: 0,
         }
     }
 
-    fn spawn(name: &str) -> (mpsc::Sender<Job>, JoinHandle<()>) {
+    fn spawn(name: &str) -> mpsc::Sender<Job> {
         let (jobs, queue) = mpsc::channel::<Job>();
-        let thread = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {
                 // Ends when the caller hangs up (dropped, or abandoned us).
@@ -74,72 +82,48 @@ impl Caller {
                 }
             })
             .expect("spawning a transactional call thread");
-        (jobs, thread)
+        jobs
     }
 
-    /// Runs `f` on the helper thread and returns its result, or
-    /// [`Outlived`] once `deadline` has passed without one; then the
-    /// helper thread is abandoned to the call and a new one takes the next.
+    /// Runs `f` on the helper thread and returns its result. Once
+    /// `deadline` has passed without one, the helper thread is abandoned
+    /// to the call and a new one takes the next.
     ///
     /// # Errors
-    /// The call did not return by `deadline`.
+    /// The call did not return by `deadline`, or panicked.
     pub(super) fn call<T: Send + 'static>(
         &mut self,
         call: &'static str,
         deadline: Duration,
         f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, Outlived> {
+    ) -> Result<T, Unanswered> {
         let (answer, answered) = mpsc::sync_channel::<T>(1);
-        let job: Job = Box::new(move || {
+        // A refused job (no thread: cannot happen, a lost thread is
+        // replaced below) drops its `answer`, and reads as lost.
+        let _ = self.jobs.send(Box::new(move || {
             // The stage may have stopped waiting: nobody to tell then.
             let _ = answer.send(f());
-        });
-        if let Err(mpsc::SendError(job)) = self.jobs.send(job) {
-            // The helper thread is gone (only a panicking call ends it):
-            // the job never ran, so a new thread may run it.
-            self.replace();
-            if self.jobs.send(job).is_err() {
-                return Err(Outlived {
-                    call,
-                    waited: Duration::ZERO,
-                });
-            }
-        }
+        }));
         match answered.recv_timeout(deadline) {
             Ok(value) => Ok(value),
-            Err(_) => {
-                self.replace();
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                self.jobs = Self::spawn(&self.name);
                 self.abandoned += 1;
-                Err(Outlived {
+                Err(Unanswered::Outlived {
                     call,
                     waited: deadline,
                 })
             }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                self.jobs = Self::spawn(&self.name);
+                Err(Unanswered::Panicked { call })
+            }
         }
-    }
-
-    /// Abandons the current helper thread (it ends when its call returns)
-    /// and starts a new one.
-    fn replace(&mut self) {
-        let (jobs, thread) = Self::spawn(&self.name);
-        self.jobs = jobs;
-        // Not joined: it may never return.
-        drop(self.thread.replace(thread));
     }
 
     /// Calls abandoned so far.
     pub(super) fn abandoned(&self) -> usize {
         self.abandoned
-    }
-}
-
-impl Drop for Caller {
-    fn drop(&mut self) {
-        // Hang up; the thread ends after its current call, if any. Not
-        // joined, for the same reason as in `replace`.
-        let (jobs, _) = mpsc::channel();
-        self.jobs = jobs;
-        drop(self.thread.take());
     }
 }
 
@@ -185,7 +169,7 @@ mod tests {
         let waited = started.elapsed();
         assert_eq!(
             got,
-            Err(Outlived {
+            Err(Unanswered::Outlived {
                 call: "send_offsets_to_transaction",
                 waited: Duration::from_millis(200)
             })
@@ -195,6 +179,22 @@ mod tests {
         // The stuck call still holds its thread; a new one serves the next.
         assert_eq!(caller.call("next", Duration::from_secs(5), || 7), Ok(7));
         release.store(true, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn a_call_that_panics_is_reported_and_the_next_call_runs() {
+        let mut caller = Caller::new("test-txn");
+        let got: Result<(), _> = caller.call("commit_transaction", Duration::from_secs(5), || {
+            panic!("a bug")
+        });
+        assert_eq!(
+            got,
+            Err(Unanswered::Panicked {
+                call: "commit_transaction"
+            })
+        );
+        assert_eq!(caller.abandoned(), 0);
+        assert_eq!(caller.call("next", Duration::from_secs(5), || 7), Ok(7));
     }
 
     #[test]

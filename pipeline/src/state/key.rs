@@ -104,6 +104,13 @@ impl Hash for Lookup<'_> {
     }
 }
 
+/// What inserting through a lookup stores (hashbrown's `entry_ref`).
+impl From<&Lookup<'_>> for Key {
+    fn from(lookup: &Lookup<'_>) -> Self {
+        Key::new(lookup.0)
+    }
+}
+
 impl hashbrown::Equivalent<Key> for Lookup<'_> {
     fn equivalent(&self, key: &Key) -> bool {
         self.0.as_bytes() == key.as_bytes()

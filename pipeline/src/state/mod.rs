@@ -16,6 +16,7 @@ mod writer;
 
 use std::sync::Arc;
 
+use hashbrown::hash_map::EntryRef;
 use hashbrown::HashMap;
 
 use matchers::store::{Batch, KvStore, Table};
@@ -73,19 +74,37 @@ pub struct StateTable<T> {
     store: Arc<dyn KvStore>,
     table: Table,
     pending: HashMap<Key, Pending<T>, FxBuild>,
-    /// Keys put since the last [`StateTable::take_changes`], in order;
-    /// kept only once [`StateTable::track_changes`] was called.
-    touched: Vec<(Key, i32)>,
-    /// How many times [`StateTable::take_changes`] ran: a pending value
-    /// put since the last run is in `touched` already.
-    changes_taken: u64,
-    tracks_changes: bool,
-    /// The partition of the input being processed (Kafka mode).
-    partition: i32,
+    /// The keys for the changelog.
+    changes: Changes,
     /// Values flushed lately, decoded.
     recent: Recent<T>,
     /// Writes committed values in the background (Kafka mode).
     writer: Option<LocalWriter>,
+}
+
+/// The keys put since the last [`StateTable::take_changes`], for the
+/// changelog (Kafka mode).
+#[derive(Default)]
+struct Changes {
+    /// Kept only once [`StateTable::track_changes`] was called.
+    tracks: bool,
+    /// The keys, each with its input's partition, in order.
+    touched: Vec<(Key, i32)>,
+    /// How many times [`StateTable::take_changes`] ran.
+    taken: u64,
+    /// The partition of the input being processed.
+    partition: i32,
+}
+
+impl Changes {
+    /// Lists `key` unless its pending value's `listed_at` says it was
+    /// listed since the last take, and marks it.
+    fn list(&mut self, key: &str, listed_at: &mut Option<u64>) {
+        if self.tracks && *listed_at != Some(self.taken) {
+            *listed_at = Some(self.taken);
+            self.touched.push((Key::new(key), self.partition));
+        }
+    }
 }
 
 /// A value not yet in the store, and when its key was last listed for the
@@ -161,10 +180,7 @@ impl<T: StateValue> StateTable<T> {
             store,
             table,
             pending: HashMap::default(),
-            touched: Vec::new(),
-            changes_taken: 0,
-            tracks_changes: false,
-            partition: 0,
+            changes: Changes::default(),
             recent: Recent::default(),
             writer: None,
         }
@@ -174,7 +190,7 @@ impl<T: StateValue> StateTable<T> {
     /// Kafka mode writes each record's changes to the changelog. Embedded
     /// mode has no changelog and does not pay a copy of each key for it.
     pub fn track_changes(&mut self) {
-        self.tracks_changes = true;
+        self.changes.tracks = true;
     }
 
     /// Writes what [`StateTable::commit_local`] is given on a thread named
@@ -205,19 +221,25 @@ impl<T: StateValue> StateTable<T> {
         if let Some(v) = self.pending.get(&Lookup(key)).map(|p| &p.value) {
             return Ok(Some(v.clone()));
         }
-        self.read_settled(key)
+        Self::read_settled(&self.recent, &*self.store, self.table, key)
     }
 
     /// The value under `key` in memory (recent) or in the store, pending
-    /// writes aside.
-    fn read_settled(&self, key: &str) -> Result<Option<T>> {
-        if let Some(v) = self.recent.get(key) {
+    /// writes aside. Of the table's fields it reads only these, so a
+    /// caller may hold a pending entry meanwhile.
+    fn read_settled(
+        recent: &Recent<T>,
+        store: &dyn KvStore,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<T>> {
+        if let Some(v) = recent.get(key) {
             return Ok(Some(v.clone()));
         }
-        match self.store.get(self.table, key.as_bytes())? {
+        match store.get(table, key.as_bytes())? {
             Some(bytes) => T::decode(&bytes).map(Some).map_err(|detail| {
                 matchers::Error::Corrupt {
-                    table: self.table.name(),
+                    table: table.name(),
                     key: key.to_string(),
                     detail,
                 }
@@ -240,55 +262,42 @@ impl<T: StateValue> StateTable<T> {
     where
         T: Default,
     {
-        // One lookup when the key is pending (a customer's second payment
-        // in a transaction and on), two when not; each compares the key,
-        // a cache miss of its own (BENCHMARKS, Kafka "Session 29").
-        if !self.pending.contains_key(&Lookup(key)) {
-            let value = self.read_settled(key)?.unwrap_or_default();
-            let listed_at = self.listed(key, None);
-            let pending = self
-                .pending
-                .entry(Key::new(key))
-                .or_insert(Pending { value, listed_at });
-            return Ok(&mut pending.value);
-        }
-        let (taken, tracks) = (self.changes_taken, self.tracks_changes);
-        let pending = self
-            .pending
-            .get_mut(&Lookup(key))
-            .expect("a pending value under the key, checked above");
-        if tracks && pending.listed_at != Some(taken) {
-            pending.listed_at = Some(taken);
-            self.touched.push((Key::new(key), self.partition));
-        }
+        // One probe of the pending map, hit or miss (BENCHMARKS, Kafka
+        // "Sessions 29 and 30").
+        let pending = match self.pending.entry_ref(&Lookup(key)) {
+            EntryRef::Occupied(found) => found.into_mut(),
+            EntryRef::Vacant(slot) => {
+                let value = Self::read_settled(&self.recent, &*self.store, self.table, key)?;
+                slot.insert(Pending {
+                    value: value.unwrap_or_default(),
+                    listed_at: None,
+                })
+            }
+        };
+        self.changes.list(key, &mut pending.listed_at);
         Ok(&mut pending.value)
-    }
-
-    /// Lists `key` in `touched` (if changes are tracked) unless its pending
-    /// value's `mark` says it was listed since the last take; the mark to
-    /// keep. (`entry` checks the same in place, holding the value.)
-    fn listed(&mut self, key: &str, mark: Option<u64>) -> Option<u64> {
-        if !self.tracks_changes {
-            return None;
-        }
-        if mark != Some(self.changes_taken) {
-            self.touched.push((Key::new(key), self.partition));
-        }
-        Some(self.changes_taken)
     }
 
     /// The partition of the input the next puts come from: their changes
     /// go to the changelog's partition of the same number.
     pub fn set_partition(&mut self, partition: i32) {
-        self.partition = partition;
+        self.changes.partition = partition;
     }
 
     /// Sets the value under `key` (written at the next flush).
     pub fn put(&mut self, key: &str, value: T) {
-        let mark = self.pending.get(&Lookup(key)).and_then(|p| p.listed_at);
-        let listed_at = self.listed(key, mark);
-        self.pending
-            .insert(Key::new(key), Pending { value, listed_at });
+        let pending = match self.pending.entry_ref(&Lookup(key)) {
+            EntryRef::Occupied(found) => {
+                let pending = found.into_mut();
+                pending.value = value;
+                pending
+            }
+            EntryRef::Vacant(slot) => slot.insert(Pending {
+                value,
+                listed_at: None,
+            }),
+        };
+        self.changes.list(key, &mut pending.listed_at);
     }
 
     /// The keys put since the last call (once changes are tracked: see
@@ -303,8 +312,8 @@ impl<T: StateValue> StateTable<T> {
         // Sorting beats hashing here, and distinct keys need no particular
         // order. One key always comes from one partition (inputs are keyed
         // by it), so the pairs dedupe as keys do.
-        let mut touched = std::mem::take(&mut self.touched);
-        self.changes_taken += 1;
+        let mut touched = std::mem::take(&mut self.changes.touched);
+        self.changes.taken += 1;
         touched.sort_unstable();
         touched.dedup();
         touched
@@ -323,7 +332,7 @@ impl<T: StateValue> StateTable<T> {
     /// Forgets pending writes (their transaction was aborted).
     pub fn discard(&mut self) {
         self.pending.clear();
-        self.touched.clear();
+        self.changes.touched.clear();
     }
 
     /// Writes values exactly as read back from a changelog into the store
@@ -371,7 +380,7 @@ impl<T: StateValue> StateTable<T> {
         for (key, pending) in self.pending.drain() {
             self.recent.insert(key, pending.value);
         }
-        self.touched.clear();
+        self.changes.touched.clear();
         Ok(())
     }
 

@@ -122,7 +122,7 @@ fn a_key_is_listed_once_between_takes_and_again_after_one() {
     }
     table.put("C1", 10);
     table.put("C2", 1);
-    assert_eq!(table.touched.len(), 2, "each key listed once");
+    assert_eq!(table.changes.touched.len(), 2, "each key listed once");
     let first = table.take_changes();
     assert_eq!(first.len(), 2);
     // Taken but not committed: still pending, and a change again when
